@@ -1,0 +1,481 @@
+"""The lake: Hive-partitioned Parquet tables with atomic, idempotent appends.
+
+Layout (plain Parquet, readable by DuckDB, Spark, Trino and Polars)::
+
+    <root>/<table>/site=<site>/date=<YYYY-MM-DD>/part-<ingest_id>-<n>.parquet
+
+Guarantees:
+
+- **Atomic append.** Each file is written under a hidden temporary name, fsynced, renamed
+  into place and its folder fsynced; a reader (or a crash) never sees half a file.
+- **Idempotent.** A row whose key (see :mod:`factoryax.lake.tables`) is already stored is
+  skipped and counted as a duplicate, so re-ingesting data, or a source redelivering it
+  after a crash, never doubles it.
+- **One writer at a time.** Appends, compaction and retention take an exclusive
+  ``flock`` on ``<root>/.lock``; readers take no lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from factoryax.core import QueryError, SchemaError, utc_now
+from factoryax.lake.tables import TABLES, TableSpec, table_spec
+
+__all__ = ["AppendResult", "CompactResult", "Lake", "TableStatus", "new_ingest_id"]
+
+_TMP_PREFIX = ".tmp-"
+_COMPACT_PREFIX = ".compact-"
+_PARTITION = re.compile(r"^site=(?P<site>[^/]+)/date=(?P<date>\d{4}-\d{2}-\d{2})$")
+
+
+def new_ingest_id() -> str:
+    """A fresh, time-sortable batch id such as ``20261123T010203-1a2b3c4d``."""
+    return f"{utc_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What one append did."""
+
+    table: str
+    ingest_id: str
+    rows_written: int
+    duplicates_skipped: int
+    files: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class CompactResult:
+    """What compaction did to one table."""
+
+    table: str
+    partitions_compacted: int
+    files_before: int
+    files_after: int
+
+
+@dataclass(frozen=True)
+class TableStatus:
+    """Size and extent of one table, from Parquet footers (no data is scanned)."""
+
+    table: str
+    files: int
+    rows: int
+    bytes: int
+    partitions: int
+    first: dt.datetime | None
+    last: dt.datetime | None
+
+
+@dataclass
+class _FileInfo:
+    rows: int
+    first: dt.datetime | None
+    last: dt.datetime | None
+    size: int
+
+
+@dataclass
+class Lake:
+    """A folder of partitioned Parquet tables.
+
+    Args:
+        root: the lake folder (created if missing).
+        timezone: IANA zone used by SQL for ``date_trunc`` and for showing instants;
+            stored instants are always UTC.
+
+    Examples:
+        >>> import tempfile, pyarrow as pa, datetime as dt
+        >>> lake = Lake(Path(tempfile.mkdtemp()))
+        >>> t0 = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
+        >>> rows = pa.table({"site": ["s1", "s1"], "ts": [t0, t0], "asset": ["a", "a"],
+        ...                  "signal": ["x", "y"], "value": [1.0, 2.0]})
+        >>> lake.append("readings", rows).rows_written
+        2
+        >>> lake.append("readings", rows).duplicates_skipped
+        2
+        >>> lake.query("SELECT count(*) AS n FROM readings").column("n").to_pylist()
+        [2]
+    """
+
+    root: Path
+    timezone: str = "UTC"
+    _infos: dict[Path, _FileInfo] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        with self._writer_lock():
+            self._recover()
+
+    # ----------------------------------------------------------------- writing
+
+    def append(
+        self,
+        table: str,
+        rows: pa.Table,
+        *,
+        ingest_id: str | None = None,
+        unique_keys: bool = False,
+    ) -> AppendResult:
+        """Appends rows durably; rows already in the lake (by key) are skipped.
+
+        Args:
+            table: one of :data:`~factoryax.lake.tables.TABLES`.
+            rows: columns of the table's ``input_schema``; nullable columns may be left
+                out. Instants must be timezone-aware.
+            ingest_id: the batch id stored on every row; a new one when omitted.
+            unique_keys: the caller guarantees no key occurs twice within ``rows``
+                (ingest checks this while validating), which skips that check here.
+
+        Raises:
+            SchemaError: a column is missing, unknown, of the wrong type or null where
+                the table needs a value.
+        """
+        spec = table_spec(table)
+        ingest_id = ingest_id or new_ingest_id()
+        data = _conform(spec, rows)
+        written: list[Path] = []
+        kept_total = 0
+        with self._writer_lock():
+            for site, day, part in _split_partitions(spec, data):
+                folder = self.root / spec.name / f"site={site}" / f"date={day}"
+                part = self._drop_duplicates(spec, folder, part, unique_keys=unique_keys)
+                if part.num_rows == 0:
+                    continue
+                stored = part.drop_columns(["site"]).append_column(
+                    "ingest_id", _repeat(ingest_id, part.num_rows)
+                )
+                path = folder / f"part-{ingest_id}-{uuid.uuid4().hex[:8]}.parquet"
+                self._write_atomic(stored.select(spec.schema.names).cast(spec.schema), path)
+                written.append(path)
+                kept_total += part.num_rows
+        return AppendResult(
+            table=table,
+            ingest_id=ingest_id,
+            rows_written=kept_total,
+            duplicates_skipped=data.num_rows - kept_total,
+            files=tuple(written),
+        )
+
+    def compact(self, table: str, *, min_files: int = 2) -> CompactResult:
+        """Rewrites each partition with at least ``min_files`` files as one sorted file.
+
+        Crash-safe: the list of files being replaced is written (fsynced) before the new
+        file is renamed into place; opening the lake finishes or undoes an interrupted
+        compaction, so rows are never lost or left doubled.
+        """
+        spec = table_spec(table)
+        before = after = compacted = 0
+        with self._writer_lock():
+            for folder in self._partitions(spec):
+                files = sorted(folder.glob("*.parquet"))
+                before += len(files)
+                if len(files) < min_files:
+                    after += len(files)
+                    continue
+                merged = pa.concat_tables([pq.read_table(f, partitioning=None) for f in files])
+                merged = merged.sort_by([(k, "ascending") for k in spec.key])
+                target = folder / f"part-compact-{uuid.uuid4().hex[:12]}.parquet"
+                manifest = folder / f"{_COMPACT_PREFIX}{target.stem}.txt"
+                _write_text_durably(manifest, "\n".join([target.name, *(f.name for f in files)]))
+                self._write_atomic(merged.cast(spec.schema), target)
+                _finish_compaction(manifest)
+                for f in files:
+                    self._infos.pop(f, None)
+                after += 1
+                compacted += 1
+        return CompactResult(table, compacted, before, after)
+
+    def apply_retention(self, table: str, *, keep_days: int, today: dt.date | None = None) -> int:
+        """Deletes partitions whose date is more than ``keep_days`` before ``today`` (UTC).
+
+        Returns the number of partitions removed.
+        """
+        if keep_days < 0:
+            raise ValueError(f"keep_days must be >= 0, got {keep_days!r}")
+        spec = table_spec(table)
+        cutoff = (today or utc_now().date()) - dt.timedelta(days=keep_days)
+        removed = 0
+        with self._writer_lock():
+            for folder in self._partitions(spec):
+                if dt.date.fromisoformat(folder.name.removeprefix("date=")) < cutoff:
+                    for f in folder.glob("*.parquet"):
+                        self._infos.pop(f, None)
+                    shutil.rmtree(folder)
+                    removed += 1
+        return removed
+
+    # ----------------------------------------------------------------- reading
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection with one view per lake table (empty tables included)."""
+        con = duckdb.connect()
+        con.execute(f"SET TimeZone = '{_sql_text(self.timezone)}'")
+        for spec in TABLES.values():
+            folder = self.root / spec.name
+            if any(folder.glob("site=*/date=*/*.parquet")):
+                glob = _sql_text(str(folder / "site=*" / "date=*" / "*.parquet"))
+                con.execute(
+                    f"CREATE VIEW {spec.name} AS SELECT * FROM read_parquet('{glob}', "
+                    "hive_partitioning = true, union_by_name = true, "
+                    "hive_types = {'site': VARCHAR, 'date': DATE})"
+                )
+            else:
+                empty = _empty_view_table(spec)
+                con.register(f"_{spec.name}_empty", empty)
+                con.execute(f"CREATE VIEW {spec.name} AS SELECT * FROM _{spec.name}_empty")
+        return con
+
+    def query(self, sql: str, params: list[object] | None = None) -> pa.Table:
+        """Runs SQL over the lake's tables and returns the result as Arrow.
+
+        Raises:
+            QueryError: DuckDB rejected the SQL; the message keeps its explanation.
+        """
+        con = self.connect()
+        try:
+            return con.execute(sql, params or []).to_arrow_table()
+        except duckdb.Error as exc:
+            raise QueryError(f"query failed: {exc}\n  SQL: {sql.strip()[:500]}") from None
+        finally:
+            con.close()
+
+    def status(self) -> list[TableStatus]:
+        """Rows, files, bytes and time range per table, read from Parquet footers."""
+        out = []
+        for spec in TABLES.values():
+            infos = [self._info(spec, f) for f in self._files(spec)]
+            firsts = [i.first for i in infos if i.first is not None]
+            lasts = [i.last for i in infos if i.last is not None]
+            out.append(
+                TableStatus(
+                    table=spec.name,
+                    files=len(infos),
+                    rows=sum(i.rows for i in infos),
+                    bytes=sum(i.size for i in infos),
+                    partitions=len(list(self._partitions(spec))),
+                    first=min(firsts) if firsts else None,
+                    last=max(lasts) if lasts else None,
+                )
+            )
+        return out
+
+    # ----------------------------------------------------------------- internals
+
+    def _files(self, spec: TableSpec) -> list[Path]:
+        return sorted((self.root / spec.name).glob("site=*/date=*/*.parquet"))
+
+    def _partitions(self, spec: TableSpec) -> Iterator[Path]:
+        yield from sorted(p for p in (self.root / spec.name).glob("site=*/date=*") if p.is_dir())
+
+    def _info(self, spec: TableSpec, path: Path) -> _FileInfo:
+        info = self._infos.get(path)
+        if info is None:
+            meta = pq.ParquetFile(path).metadata
+            col = spec.schema.get_field_index(spec.time_column)
+            first: dt.datetime | None = None
+            last: dt.datetime | None = None
+            for g in range(meta.num_row_groups):
+                stats = meta.row_group(g).column(col).statistics
+                if stats is None or not stats.has_min_max:
+                    first = last = None  # unknown range: the file is always checked
+                    break
+                lo, hi = _as_utc(stats.min), _as_utc(stats.max)
+                first = lo if first is None else min(first, lo)
+                last = hi if last is None else max(last, hi)
+            info = _FileInfo(meta.num_rows, first, last, path.stat().st_size)
+            self._infos[path] = info
+        return info
+
+    def _drop_duplicates(
+        self, spec: TableSpec, folder: Path, part: pa.Table, *, unique_keys: bool
+    ) -> pa.Table:
+        """Removes rows whose key is already stored in ``folder`` or earlier in ``part``."""
+        candidates: list[Path] = []
+        if folder.is_dir():
+            if spec.prune_by_time:
+                times = part.column(spec.time_column)
+                lo, hi = pc.min(times).as_py(), pc.max(times).as_py()
+            for f in sorted(folder.glob("*.parquet")):
+                info = self._info(spec, f)
+                if (
+                    not spec.prune_by_time
+                    or info.first is None
+                    or info.last is None
+                    or (info.first <= hi and lo <= info.last)
+                ):
+                    candidates.append(f)
+        if unique_keys and not candidates:
+            return part
+        con = duckdb.connect()
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            con.register("new_rows", part.append_column("_pos", pa.array(range(part.num_rows))))
+            sql = "SELECT * FROM new_rows n"
+            if candidates:
+                files = ", ".join(f"'{_sql_text(str(f))}'" for f in candidates)
+                on = " AND ".join(f'n."{k}" IS NOT DISTINCT FROM o."{k}"' for k in spec.key)
+                keys = ", ".join(f'"{k}"' for k in spec.key)
+                sql += (
+                    f" ANTI JOIN (SELECT DISTINCT {keys} FROM read_parquet([{files}], "
+                    f"hive_partitioning = false)) o ON {on}"
+                )
+            if not unique_keys:
+                keys = ", ".join(f'n."{k}"' for k in spec.key)
+                sql += f" QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY n._pos) = 1"
+            kept = con.execute(f"{sql} ORDER BY n._pos").to_arrow_table()
+        finally:
+            con.close()
+        return kept.drop_columns(["_pos"]).cast(part.schema)
+
+    def _write_atomic(self, table: pa.Table, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.parent / f"{_TMP_PREFIX}{os.getpid()}-{path.name}.tmp"
+        with open(tmp, "wb") as fh:
+            pq.write_table(table, fh, compression="zstd", compression_level=1)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+
+    @contextlib.contextmanager
+    def _writer_lock(self) -> Iterator[None]:
+        with open(self.root / ".lock", "a+b") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _recover(self) -> None:
+        """Removes temp files of dead writers and settles interrupted compactions."""
+        for spec in TABLES.values():
+            for folder in self._partitions(spec):
+                for manifest in folder.glob(f"{_COMPACT_PREFIX}*.txt"):
+                    _finish_compaction(manifest)
+                for tmp in folder.glob(f"{_TMP_PREFIX}*.tmp"):
+                    tmp.unlink(missing_ok=True)
+
+
+def _conform(spec: TableSpec, rows: pa.Table) -> pa.Table:
+    """Checks and casts ``rows`` to the table's input schema; fills nullable gaps."""
+    target = spec.input_schema
+    unknown = [n for n in rows.column_names if n not in target.names]
+    if unknown:
+        raise SchemaError(
+            f"table {spec.name!r}: unknown column(s) {unknown!r}; "
+            f"expected some of {target.names!r}"
+        )
+    columns = []
+    for fld in target:
+        if fld.name in rows.column_names:
+            col = rows.column(fld.name)
+            if pa.types.is_timestamp(fld.type) and getattr(col.type, "tz", "x") is None:
+                raise SchemaError(
+                    f"table {spec.name!r}: column {fld.name!r} holds naive timestamps; "
+                    "store instants as timezone-aware UTC"
+                )
+            try:
+                col = col.cast(fld.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise SchemaError(
+                    f"table {spec.name!r}: column {fld.name!r} of type {col.type} "
+                    f"cannot be stored as {fld.type}: {exc}"
+                ) from None
+        elif fld.nullable:
+            col = pa.nulls(rows.num_rows, fld.type)
+        else:
+            raise SchemaError(
+                f"table {spec.name!r}: required column {fld.name!r} is missing; "
+                f"expected columns {target.names!r}"
+            )
+        if not fld.nullable and col.null_count:
+            raise SchemaError(
+                f"table {spec.name!r}: column {fld.name!r} has {col.null_count} null value(s) "
+                "but every row needs one"
+            )
+        columns.append(col)
+    return pa.Table.from_arrays(columns, schema=target)
+
+
+def _split_partitions(spec: TableSpec, data: pa.Table) -> Iterator[tuple[str, str, pa.Table]]:
+    """Yields (site, YYYY-MM-DD, rows) per partition; the date is the UTC date."""
+    if data.num_rows == 0:
+        return
+    days = pc.cast(data.column(spec.time_column), pa.timestamp("us")).cast(pa.date32())
+    sites = data.column("site")
+    for site in pc.unique(sites).to_pylist():
+        _check_site_name(site)
+        at_site = pc.equal(sites, site)
+        for day in pc.unique(pc.filter(days, at_site)).to_pylist():
+            mask = pc.and_(at_site, pc.equal(days, pa.scalar(day, pa.date32())))
+            yield site, day.isoformat(), data.filter(mask)
+
+
+def _check_site_name(site: str) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", site):
+        raise SchemaError(
+            f"site id {site!r} cannot name a partition folder; "
+            "use letters, digits, '-' and '_' (as in plant.toml)"
+        )
+
+
+def _repeat(value: str, n: int) -> pa.Array:
+    indices = pa.nulls(n, pa.int32()).fill_null(0)
+    return pa.DictionaryArray.from_arrays(indices, pa.array([value])).cast(pa.string())
+
+
+def _empty_view_table(spec: TableSpec) -> pa.Table:
+    schema = spec.schema.append(pa.field("site", pa.string())).append(pa.field("date", pa.date32()))
+    return schema.empty_table()
+
+
+def _as_utc(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _sql_text(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_text_durably(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    _fsync_dir(path.parent)
+
+
+def _finish_compaction(manifest: Path) -> None:
+    """Rolls an interrupted compaction forward (new file present) or back (absent)."""
+    target, *old = manifest.read_text(encoding="utf-8").splitlines()
+    if (manifest.parent / target).exists():
+        for name in old:
+            (manifest.parent / name).unlink(missing_ok=True)
+    _fsync_dir(manifest.parent)
+    manifest.unlink()
+    _fsync_dir(manifest.parent)

@@ -1,0 +1,138 @@
+"""The lake's tables: their Arrow schemas, partitioning time column and row keys.
+
+Every table is partitioned ``<table>/site=<site>/date=<YYYY-MM-DD>/`` where ``date`` is the
+UTC date of the table's time column; ``site`` and ``date`` live in the path only (Hive
+style), so Spark, Trino, DuckDB and Polars read the folder as one table.
+
+The key columns identify a row: appending a row whose key is already in the lake is a
+duplicate and is skipped, which is what makes re-ingesting the same data idempotent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+__all__ = ["TABLES", "TableSpec", "table_spec"]
+
+_TS = pa.timestamp("us", tz="UTC")
+_STR = pa.string()
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How one lake table is stored.
+
+    Attributes:
+        name: table name, also its folder under the lake root.
+        schema: columns stored in the files (without the ``site``/``date`` partition keys).
+        time_column: the instant that decides the ``date`` partition.
+        key: columns that identify a row within a site; duplicates are skipped on append.
+        prune_by_time: whether a duplicate can only sit in files whose time range overlaps
+            the new rows (true for measured data; the quarantine's time is when a row was
+            rejected, so a re-run's rows are checked against the whole partition).
+    """
+
+    name: str
+    schema: pa.Schema
+    time_column: str
+    key: tuple[str, ...]
+    prune_by_time: bool = True
+
+    @property
+    def input_schema(self) -> pa.Schema:
+        """What :meth:`Lake.append` takes: the stored columns plus ``site``, less ``ingest_id``."""
+        fields = [f for f in self.schema if f.name != "ingest_id"]
+        return pa.schema([pa.field("site", _STR, nullable=False), *fields])
+
+
+def _schema(*fields: pa.Field) -> pa.Schema:
+    return pa.schema([*fields, pa.field("ingest_id", _STR, nullable=False)])
+
+
+TABLES: dict[str, TableSpec] = {
+    spec.name: spec
+    for spec in (
+        TableSpec(
+            "readings",
+            _schema(
+                pa.field("ts", _TS, nullable=False),
+                pa.field("line", _STR),
+                pa.field("asset", _STR, nullable=False),
+                pa.field("signal", _STR, nullable=False),
+                pa.field("value", pa.float64()),
+                pa.field("quality", _STR),
+            ),
+            time_column="ts",
+            key=("asset", "signal", "ts"),
+        ),
+        TableSpec(
+            "production",
+            _schema(
+                pa.field("ts", _TS, nullable=False),
+                pa.field("line", _STR),
+                pa.field("asset", _STR, nullable=False),
+                pa.field("product", _STR),
+                pa.field("lot", _STR),
+                pa.field("part_id", _STR, nullable=False),
+                pa.field("result", _STR, nullable=False),
+                pa.field("defect_code", _STR),
+                pa.field("cycle_time_s", pa.float64()),
+            ),
+            time_column="ts",
+            key=("asset", "part_id", "ts"),
+        ),
+        TableSpec(
+            "states",
+            _schema(
+                pa.field("start", _TS, nullable=False),
+                pa.field("end", _TS, nullable=False),
+                pa.field("line", _STR),
+                pa.field("asset", _STR, nullable=False),
+                pa.field("state", _STR, nullable=False),
+                pa.field("reason_code", _STR),
+            ),
+            time_column="start",
+            key=("asset", "start"),
+        ),
+        TableSpec(
+            "events",
+            _schema(
+                pa.field("ts", _TS, nullable=False),
+                pa.field("event_id", _STR, nullable=False),
+                pa.field("kind", _STR, nullable=False),
+                pa.field("line", _STR),
+                pa.field("asset", _STR),
+                pa.field("severity", pa.int16()),
+                pa.field("message", _STR),
+                pa.field("payload", _STR),
+                pa.field("evidence", _STR),
+            ),
+            time_column="ts",
+            key=("event_id",),
+        ),
+        TableSpec(
+            "quarantine",
+            _schema(
+                pa.field("ts", _TS, nullable=False),
+                pa.field("source", _STR, nullable=False),
+                pa.field("position", _STR, nullable=False),
+                pa.field("field", _STR),
+                pa.field("reason", _STR, nullable=False),
+                pa.field("raw", _STR),
+            ),
+            time_column="ts",
+            key=("source", "position", "field", "reason"),
+            prune_by_time=False,
+        ),
+    )
+}
+
+
+def table_spec(name: str) -> TableSpec:
+    """Returns the spec of a lake table; raises ``KeyError`` naming the tables."""
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise KeyError(f"unknown lake table {name!r}; tables are {', '.join(TABLES)}") from None
