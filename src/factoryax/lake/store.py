@@ -57,6 +57,9 @@ class AppendResult:
     rows_written: int
     duplicates_skipped: int
     files: tuple[Path, ...] = ()
+    conflicts: pa.Table | None = None
+    """Rows skipped because their key is stored with *different* values (first write
+    wins); counted in ``duplicates_skipped`` too. Callers quarantine them."""
 
 
 @dataclass(frozen=True)
@@ -151,11 +154,14 @@ class Lake:
         ingest_id = ingest_id or new_ingest_id()
         data = _conform(spec, rows)
         written: list[Path] = []
+        conflicts: list[pa.Table] = []
         kept_total = 0
         with self._writer_lock():
             for site, day, part in _split_partitions(spec, data):
                 folder = self.root / spec.name / f"site={site}" / f"date={day}"
-                part = self._drop_duplicates(spec, folder, part, unique_keys=unique_keys)
+                part, clash = self._drop_duplicates(spec, folder, part, unique_keys=unique_keys)
+                if clash is not None and clash.num_rows:
+                    conflicts.append(clash)
                 if part.num_rows == 0:
                     continue
                 stored = part.drop_columns(["site"]).append_column(
@@ -171,6 +177,7 @@ class Lake:
             rows_written=kept_total,
             duplicates_skipped=data.num_rows - kept_total,
             files=tuple(written),
+            conflicts=pa.concat_tables(conflicts) if conflicts else None,
         )
 
     def compact(self, table: str, *, min_files: int = 2) -> CompactResult:
@@ -305,8 +312,12 @@ class Lake:
 
     def _drop_duplicates(
         self, spec: TableSpec, folder: Path, part: pa.Table, *, unique_keys: bool
-    ) -> pa.Table:
-        """Removes rows whose key is already stored in ``folder`` or earlier in ``part``."""
+    ) -> tuple[pa.Table, pa.Table | None]:
+        """Removes rows whose key is already stored in ``folder`` or earlier in ``part``.
+
+        Returns the rows to write and, when some stored keys hold different values, the
+        new rows that conflict with them.
+        """
         candidates: list[Path] = []
         if folder.is_dir():
             if spec.prune_by_time:
@@ -322,27 +333,36 @@ class Lake:
                 ):
                     candidates.append(f)
         if unique_keys and not candidates:
-            return part
+            return part, None
         con = duckdb.connect()
+        conflicts = None
         try:
             con.execute("SET TimeZone = 'UTC'")
             con.register("new_rows", part.append_column("_pos", pa.array(range(part.num_rows))))
             sql = "SELECT * FROM new_rows n"
             if candidates:
                 files = ", ".join(f"'{_sql_text(str(f))}'" for f in candidates)
-                on = " AND ".join(f'n."{k}" IS NOT DISTINCT FROM o."{k}"' for k in spec.key)
-                keys = ", ".join(f'"{k}"' for k in spec.key)
-                sql += (
-                    f" ANTI JOIN (SELECT DISTINCT {keys} FROM read_parquet([{files}], "
-                    f"hive_partitioning = false)) o ON {on}"
+                con.execute(
+                    f"CREATE TEMP VIEW old_rows AS SELECT * FROM read_parquet([{files}], "
+                    "hive_partitioning = false)"
                 )
+                on = " AND ".join(f'n."{k}" IS NOT DISTINCT FROM o."{k}"' for k in spec.key)
+                payload = [
+                    c for c in part.column_names if c not in (*spec.key, "site", "ingest_id")
+                ]
+                same = " AND ".join(f'n."{c}" IS NOT DISTINCT FROM o."{c}"' for c in payload)
+                conflicts = con.execute(
+                    f"SELECT n.* EXCLUDE (_pos) FROM new_rows n JOIN old_rows o ON {on} "
+                    f"WHERE NOT ({same or 'true'}) ORDER BY n._pos"
+                ).to_arrow_table()
+                sql += f" ANTI JOIN old_rows o ON {on}"
             if not unique_keys:
                 keys = ", ".join(f'n."{k}"' for k in spec.key)
                 sql += f" QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY n._pos) = 1"
             kept = con.execute(f"{sql} ORDER BY n._pos").to_arrow_table()
         finally:
             con.close()
-        return kept.drop_columns(["_pos"]).cast(part.schema)
+        return kept.drop_columns(["_pos"]).cast(part.schema), conflicts
 
     def _write_atomic(self, table: pa.Table, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
