@@ -14,7 +14,14 @@ import pyarrow.csv as pa_csv
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from factoryax import __version__
@@ -147,7 +154,7 @@ def ingest(
         for path in paths:
             task = progress.add_task(path.name, total=path.stat().st_size if path.is_file() else 1)
 
-            def update(done: int, total: int, task: int = task) -> None:
+            def update(done: int, total: int, task: TaskID = task) -> None:
                 progress.update(task, completed=done, total=total)
 
             reports.append(
@@ -190,7 +197,7 @@ def _print_reports(reports: list[IngestReport]) -> None:
             console.print(f"[yellow]{escape(name)} {escape(sample)}[/yellow]")
         if r.quarantined > len(r.quarantine_samples):
             hint = (
-                f"  … see all with: factoryax query \"SELECT position, reason FROM quarantine "
+                f'  … see all with: factoryax query "SELECT position, reason FROM quarantine '
                 f"WHERE source = '{r.source}'\""
             )
             console.print(escape(hint))
@@ -198,7 +205,9 @@ def _print_reports(reports: list[IngestReport]) -> None:
 
 @app.command()
 def query(
-    sql: Annotated[str, typer.Argument(help="SQL over readings, production, states, events, quarantine.")],
+    sql: Annotated[
+        str, typer.Argument(help="SQL over readings, production, states, events, quarantine.")
+    ],
     workspace: WorkspaceOpt = None,
     output: Annotated[
         str, typer.Option("--output", "-o", help="table, csv or json (one object per line).")
@@ -224,7 +233,9 @@ def query(
         for row in result.to_pylist():
             sys.stdout.write(json.dumps(row, default=str, ensure_ascii=False) + "\n")
     else:
-        table = Table(*result.column_names, title=f"{result.num_rows:,} row(s)", title_justify="left")
+        table = Table(
+            *result.column_names, title=f"{result.num_rows:,} row(s)", title_justify="left"
+        )
         for row in result.slice(0, max_rows).to_pylist():
             table.add_row(*(_show(v) for v in row.values()))
         console.print(table)
@@ -247,7 +258,9 @@ def status(workspace: WorkspaceOpt = None) -> None:
     zone = ws.plant.site.timezone
     table = Table(title=f"{ws.plant.site.id} — lake at {ws.lake.root}", title_justify="left")
     for col in ("table", "rows", "files", "partitions", f"first ({zone.key})", "last", "disk"):
-        table.add_column(col, justify="right" if col in ("rows", "files", "partitions", "disk") else "left")
+        table.add_column(
+            col, justify="right" if col in ("rows", "files", "partitions", "disk") else "left"
+        )
     for s in ws.lake.status():
         table.add_row(
             s.table,
@@ -308,6 +321,8 @@ def lake_retention(
 def _tables(names: list[str] | None) -> list[str]:
     unknown = [n for n in names or [] if n not in TABLES]
     if unknown:
-        err_console.print(f"[red]error:[/red] unknown table(s) {unknown}; tables are {list(TABLES)}")
+        err_console.print(
+            f"[red]error:[/red] unknown table(s) {unknown}; tables are {list(TABLES)}"
+        )
         raise typer.Exit(2)
     return names or list(TABLES)

@@ -58,7 +58,8 @@ __all__ = [
 
 _ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 Identifier = Annotated[str, Field(pattern=_ID_PATTERN, max_length=64)]
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class _Model(BaseModel):
@@ -167,7 +168,7 @@ class Shift(_Model):
     name: str
     start: Clock
     end: Clock
-    days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = _WEEKDAYS[:5]
+    days: tuple[Weekday, ...] = _WEEKDAYS[:5]
     breaks: tuple[Break, ...] = ()
 
     @model_validator(mode="after")

@@ -117,7 +117,9 @@ def _find_time_column(by_lower: dict[str, str], plant: PlantModel, source: str) 
     )
 
 
-def _map_wide_column(column: str, plant: PlantModel, *, has_asset_column: bool) -> WideColumn | None:
+def _map_wide_column(
+    column: str, plant: PlantModel, *, has_asset_column: bool
+) -> WideColumn | None:
     name, unit = column.strip(), None
     match = _UNIT_SUFFIX.match(name)
     if match:

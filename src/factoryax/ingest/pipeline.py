@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +68,8 @@ def ingest_file(
     source = str(path)
     report = IngestReport(source=source, ingest_id=new_ingest_id())
     try:
+        if not path.is_file():
+            raise IngestError(f"{source!r}: no such file", source=source)
         fmt = fmt or detect_format(path)
         total = path.stat().st_size
         validator = ReadingValidator(
@@ -132,7 +134,7 @@ def append_validated(
         )
         items = [
             (
-                f"{report.layout == 'rows' and 'row' or 'line'} {r['_pos']}",
+                f"{(report.layout == 'rows' and 'row') or 'line'} {r['_pos']}",
                 "value",
                 f"the lake already holds {r['asset']}.{r['signal']} at {r['ts'].isoformat()} "
                 f"with a different value (kept); new value {r['value']!r} was not stored",
@@ -140,7 +142,9 @@ def append_validated(
             )
             for r in located.to_pylist()
         ]
-        quarantine_rows(lake, _quarantine_table(lake_site(result), report.source, now, items), report)
+        quarantine_rows(
+            lake, _quarantine_table(lake_site(result), report.source, now, items), report
+        )
 
 
 def lake_site(result: Validated) -> str:
@@ -148,7 +152,9 @@ def lake_site(result: Validated) -> str:
     return str(result.accepted.column("site")[0].as_py())
 
 
-def _batches(chunks: Iterator[RawChunk], plant: PlantModel, report: IngestReport) -> Iterator[list[RawChunk]]:
+def _batches(
+    chunks: Iterator[RawChunk], plant: PlantModel, report: IngestReport
+) -> Iterator[list[RawChunk]]:
     """Groups reader chunks into batches of about ``batch_rows`` readings."""
     limit = plant.ingest.batch_rows
     pending: list[RawChunk] = []
@@ -173,11 +179,13 @@ def quarantine_rows(lake: Lake, rows: pa.Table, report: IngestReport) -> None:
     room = 5 - len(report.quarantine_samples)
     if room > 0:
         pos, reason = rows.column("position").to_pylist(), rows.column("reason").to_pylist()
-        report.quarantine_samples += [f"{p}: {r}" for p, r in zip(pos[:room], reason[:room], strict=True)]
+        report.quarantine_samples += [
+            f"{p}: {r}" for p, r in zip(pos[:room], reason[:room], strict=True)
+        ]
 
 
 def _quarantine_table(
-    site: str, source: str, now: dt.datetime, items: list[tuple[str, str | None, str, str]]
+    site: str, source: str, now: dt.datetime, items: Sequence[tuple[str, str | None, str, str]]
 ) -> pa.Table:
     """Quarantine rows from (position, field, reason, raw) tuples."""
     schema = table_spec("quarantine").input_schema
@@ -195,7 +203,9 @@ def _quarantine_table(
     )
 
 
-def _rejects_table(rejects: list[Reject], plant: PlantModel, source: str, now: dt.datetime) -> pa.Table:
+def _rejects_table(
+    rejects: list[Reject], plant: PlantModel, source: str, now: dt.datetime
+) -> pa.Table:
     return _quarantine_table(
         plant.site.id, source, now, [(f"line {r.position}", None, r.reason, r.raw) for r in rejects]
     )

@@ -185,6 +185,7 @@ def _read_csv(path: Path, encoding: str, block_bytes: int) -> Iterator[RawChunk]
                 ),
                 convert_options=pa_csv.ConvertOptions(
                     column_types={n: pa.string() for n in names},
+                    null_values=[""],
                     strings_can_be_null=True,
                 ),
             )
@@ -263,7 +264,9 @@ def _read_jsonl(path: Path, encoding: str, block_bytes: int) -> Iterator[RawChun
                 data, carry = data[:cut], data[cut:]
             done += len(block)
             if data:
-                text = data if encoding.lower().replace("-", "") == "utf8" else _recode(data, encoding)
+                text = (
+                    data if encoding.lower().replace("-", "") == "utf8" else _recode(data, encoding)
+                )
                 n_lines = text.count(b"\n") + (0 if text.endswith(b"\n") else 1)
                 yield _parse_json_block(text, line_no, done)
                 line_no += n_lines
@@ -282,11 +285,20 @@ def _parse_json_block(data: bytes, first_line: int, done: int) -> RawChunk:
         lines.pop()
     if all(line.strip() for line in lines):
         try:
-            table = pa_json.read_json(io.BytesIO(data))
+            # Text fields stay text: Arrow's JSON reader would turn ISO times with an offset
+            # into naive UTC, indistinguishable from naive plant time.
+            first = json.loads(lines[0])
+            text_fields = pa.schema(
+                [(k, pa.string()) for k, v in first.items() if isinstance(v, str)]
+            )
+            options = pa_json.ParseOptions(
+                explicit_schema=text_fields, unexpected_field_behavior="infer"
+            )
+            table = pa_json.read_json(io.BytesIO(data), parse_options=options)
             pos = np.arange(first_line + 1, first_line + 1 + table.num_rows, dtype=np.int64)
             return RawChunk(table.append_column("_pos", pa.array(pos)), done)
-        except pa.ArrowInvalid:
-            pass
+        except (pa.ArrowInvalid, json.JSONDecodeError, AttributeError):
+            pass  # some line is not a JSON object: parse line by line below
     records: list[dict[str, object]] = []
     rejects: list[Reject] = []
     for i, line in enumerate(lines, start=first_line + 1):
@@ -304,7 +316,9 @@ def _parse_json_block(data: bytes, first_line: int, done: int) -> RawChunk:
             continue
         records.append({k: _as_text(v) for k, v in obj.items()} | {"_pos": i})
     keys = list(dict.fromkeys(k for r in records for k in r))
-    table = pa.table({k: [r.get(k) for r in records] for k in keys} or {"_pos": pa.array([], pa.int64())})
+    table = pa.table(
+        {k: [r.get(k) for r in records] for k in keys} or {"_pos": pa.array([], pa.int64())}
+    )
     return RawChunk(table, done, rejects)
 
 

@@ -98,7 +98,8 @@ def _check_table(
         con.register("r_in", rows)
         con.register("assets", _assets(plant))
         con.register(
-            "reasons", pa.table({"code": pa.array([r.code for r in plant.downtime_reasons], pa.string())})
+            "reasons",
+            pa.table({"code": pa.array([r.code for r in plant.downtime_reasons], pa.string())}),
         )
         field_sql = " ".join(f"WHEN {c} THEN '{f}'" for c, f, _ in checks) or "WHEN false THEN ''"
         reason_sql = " ".join(f"WHEN {c} THEN {m}" for c, _, m in checks) or "WHEN false THEN ''"
@@ -106,8 +107,8 @@ def _check_table(
             f"""CREATE TEMP TABLE checked AS
                 SELECT r.* EXCLUDE (line), coalesce(r.line, a.line) AS line,
                        CASE {field_sql} END AS _field, CASE {reason_sql} END AS _reason
-                FROM (SELECT *, {'line' if 'line' in cols else 'NULL::VARCHAR AS line'} FROM r_in) r
-                LEFT JOIN assets a ON {'r.asset' if 'asset' in cols else 'NULL'} = a.asset"""
+                FROM (SELECT *, {"line" if "line" in cols else "NULL::VARCHAR AS line"} FROM r_in) r
+                LEFT JOIN assets a ON {"r.asset" if "asset" in cols else "NULL"} = a.asset"""
         )
         keep = [n for n in spec.input_schema.names if n in cols or n in ("line",)]
         keep = [n for n in keep if n != "site"]

@@ -140,7 +140,10 @@ class ReadingValidator:
                 asset_sql, signal_sql = f"CAST({_ident(layout.roles['asset'])} AS VARCHAR)", sig
             else:  # signals written as asset.signal
                 asset_sql = f"CASE WHEN contains({sig}, '.') THEN split_part({sig}, '.', 1) END"
-                signal_sql = f"CASE WHEN contains({sig}, '.') THEN substr({sig}, strpos({sig}, '.') + 1) ELSE {sig} END"
+                signal_sql = (
+                    f"CASE WHEN contains({sig}, '.') "
+                    f"THEN substr({sig}, strpos({sig}, '.') + 1) ELSE {sig} END"
+                )
             unit = layout.roles.get("unit")
             unit_sql = f"CAST({_ident(unit)} AS VARCHAR)" if unit else "NULL"
             return (
@@ -151,7 +154,9 @@ class ReadingValidator:
         types = [raw.schema.field(w.column).type for w in layout.wide]
         numeric = all(pa.types.is_integer(t) or pa.types.is_floating(t) for t in types)
         cast_to = "DOUBLE" if numeric else "VARCHAR"
-        cols = ", ".join(f"CAST({_ident(w.column)} AS {cast_to}) AS {_ident(w.column)}" for w in layout.wide)
+        cols = ", ".join(
+            f"CAST({_ident(w.column)} AS {cast_to}) AS {_ident(w.column)}" for w in layout.wide
+        )
         asset_col = layout.roles.get("asset")
         asset_sel = f"CAST({_ident(asset_col)} AS VARCHAR)" if asset_col else "NULL::VARCHAR"
         mapping = pa.table(
@@ -219,7 +224,8 @@ class ReadingValidator:
         ), q AS (
             SELECT *, v * scale + shift AS value FROM p
         )
-        SELECT row_number() OVER () AS _rid, _pos, col, ts_raw, asset, signal, value_raw, unit, quality, ts, line, value,
+        SELECT row_number() OVER () AS _rid, _pos, col, ts_raw, asset, signal, value_raw,
+          unit, quality, ts, line, value,
           CASE
             WHEN ts IS NULL THEN 'ts'
             WHEN asset IS NULL OR NOT asset_known THEN 'asset'
@@ -233,7 +239,8 @@ class ReadingValidator:
             WHEN ts IS NULL THEN 'unparseable timestamp ' || {_quoted("ts_raw")}
               || '; write ISO 8601 such as 2026-11-23T09:00:00+09:00 '
               || '(without a zone it is read as plant time {zone})'
-            WHEN asset IS NULL THEN 'missing asset; fill the asset column or write the signal as asset.signal'
+            WHEN asset IS NULL THEN 'missing asset; fill the asset column or write the signal '
+              || 'as asset.signal'
             WHEN NOT asset_known THEN 'unknown asset ' || {_quoted("asset")}
               || '; declare it under [[lines.assets]] in plant.toml or correct the name'
             WHEN NOT signal_known THEN 'unknown signal ' || {_quoted("signal")} || ' of asset '
@@ -241,8 +248,9 @@ class ReadingValidator:
             WHEN value_raw IS NULL THEN 'missing value'
             WHEN v IS NULL THEN 'value ' || {_quoted("value_raw")} || ' is not a number'
             WHEN isnan(v) OR isinf(v) THEN 'value ' || v || ' is not a finite number'
-            WHEN NOT unit_ok THEN 'unit ' || {_quoted("unit")} || ' cannot be converted to the declared '
-              || {_quoted("unit_decl")} || '; correct the unit or the signal''s unit in plant.toml'
+            WHEN NOT unit_ok THEN 'unit ' || {_quoted("unit")}
+              || ' cannot be converted to the declared ' || {_quoted("unit_decl")}
+              || '; correct the unit or the signal''s unit in plant.toml'
             WHEN value < lo OR value > hi THEN 'value ' || value || ' ' || coalesce(unit_decl, '')
               || ' is outside the expected range [' || lo || ', ' || hi || '] of '
               || asset || '.' || signal || '; check the sensor, or widen min/max in plant.toml'
@@ -287,4 +295,3 @@ def _as_quarantine(rows: pa.Table, site: str) -> pa.Table:
         [site_col, *(rows.column(n).cast(schema.field(n).type) for n in schema.names[1:])],
         schema=schema,
     )
-

@@ -399,8 +399,7 @@ def _conform(spec: TableSpec, rows: pa.Table) -> pa.Table:
     unknown = [n for n in rows.column_names if n not in target.names]
     if unknown:
         raise SchemaError(
-            f"table {spec.name!r}: unknown column(s) {unknown!r}; "
-            f"expected some of {target.names!r}"
+            f"table {spec.name!r}: unknown column(s) {unknown!r}; expected some of {target.names!r}"
         )
     columns = []
     for fld in target:
