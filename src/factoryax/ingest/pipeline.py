@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,8 +20,8 @@ import pyarrow as pa
 from factoryax.core import IngestError, PlantModel, utc_now
 from factoryax.ingest.layout import Layout, plan_layout
 from factoryax.ingest.readers import FileFormat, RawChunk, Reject, detect_format, read_file
-from factoryax.ingest.validate import ReadingValidator, Validated
-from factoryax.lake import Lake, new_ingest_id, table_spec
+from factoryax.ingest.validate import ReadingValidator, Validated, quarantine_table
+from factoryax.lake import Lake, new_ingest_id
 
 __all__ = ["IngestReport", "ingest_file"]
 
@@ -78,30 +79,42 @@ def ingest_file(
     except (IngestError, OSError) as exc:
         report.error = str(exc)
         return report
-    layout: Layout | None = None
     batch_id = 0
+    # One writer thread: batch N+1 is read and validated while batch N is written (Arrow
+    # and Parquet release the GIL). At most one batch waits, so memory stays bounded.
+    writing: Future[None] | None = None
     try:
-        for chunks in _batches(read_file(path, fmt, encoding=encoding), plant, report):
-            now = utc_now()
-            rejects = [r for c in chunks for r in c.rejects]
-            tables = [c.table for c in chunks if c.table.num_rows]
-            if tables:
-                raw = pa.concat_tables(tables, promote_options="permissive")
-                if layout is None:
-                    layout = plan_layout(raw.column_names, plant, source=source)
-                    report.layout = layout.kind
-                    report.unmapped_columns = layout.unmapped
-                    _quarantine_unmapped(layout, report, lake, plant, now)
-                report.records_read += raw.num_rows
-                result = validator.validate(raw, layout, now=now)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-writer") as writer:
+            for layout, chunks in _batches(read_file(path, fmt, encoding=encoding), plant, source):
+                now = utc_now()
+                rejects = _rejects_table([r for c in chunks for r in c.rejects], plant, source, now)
+                tables = [c.table for c in chunks if c.table.num_rows]
+                result = None
+                if tables and layout is not None:
+                    raw = pa.concat_tables(tables, promote_options="permissive")
+                    if not report.layout:
+                        report.layout = layout.kind
+                        report.unmapped_columns = layout.unmapped
+                        _quarantine_unmapped(layout, report, lake, plant, now)
+                    report.records_read += raw.num_rows
+                    result = validator.validate(raw, layout, now=now)
+                report.records_read += rejects.num_rows
                 batch_id += 1
-                append_validated(
-                    lake, result, report, ingest_id=f"{report.ingest_id}-{batch_id:04d}", now=now
+                if writing is not None:
+                    writing.result()
+                writing = writer.submit(
+                    _write_batch,
+                    lake,
+                    result,
+                    rejects,
+                    report,
+                    f"{report.ingest_id}-{batch_id:04d}",
+                    now,
                 )
-            report.records_read += len(rejects)
-            quarantine_rows(lake, _rejects_table(rejects, plant, source, now), report)
-            if progress:
-                progress(chunks[-1].bytes_done, total)
+                if progress:
+                    progress(chunks[-1].bytes_done, total)
+            if writing is not None:
+                writing.result()
     except IngestError as exc:
         report.error = str(exc)
     finally:
@@ -109,6 +122,19 @@ def ingest_file(
     if report.records_read == 0 and report.error is None:
         report.error = f"{source!r}: no records found (empty file?)"
     return report
+
+
+def _write_batch(
+    lake: Lake,
+    result: Validated | None,
+    rejects: pa.Table,
+    report: IngestReport,
+    ingest_id: str,
+    now: dt.datetime,
+) -> None:
+    if result is not None:
+        append_validated(lake, result, report, ingest_id=ingest_id, now=now)
+    quarantine_rows(lake, rejects, report)
 
 
 def append_validated(
@@ -143,7 +169,7 @@ def append_validated(
             for r in located.to_pylist()
         ]
         quarantine_rows(
-            lake, _quarantine_table(lake_site(result), report.source, now, items), report
+            lake, quarantine_table(lake_site(result), report.source, now, items), report
         )
 
 
@@ -153,21 +179,28 @@ def lake_site(result: Validated) -> str:
 
 
 def _batches(
-    chunks: Iterator[RawChunk], plant: PlantModel, report: IngestReport
-) -> Iterator[list[RawChunk]]:
-    """Groups reader chunks into batches of about ``batch_rows`` readings."""
+    chunks: Iterator[RawChunk], plant: PlantModel, source: str
+) -> Iterator[tuple[Layout | None, list[RawChunk]]]:
+    """Groups reader chunks into batches of about ``batch_rows`` readings.
+
+    The layout is planned from the first chunk with records (a wide record holds one
+    reading per mapped column, which is what the batch size counts).
+    """
     limit = plant.ingest.batch_rows
+    layout: Layout | None = None
     pending: list[RawChunk] = []
     size = 0
     for chunk in chunks:
+        if layout is None and chunk.table.num_rows:
+            layout = plan_layout(chunk.table.column_names, plant, source=source)
         pending.append(chunk)
-        width = max(len(chunk.table.column_names) - 2, 1)  # a wide row holds many readings
+        width = len(layout.wide) if layout is not None and layout.kind == "wide" else 1
         size += chunk.table.num_rows * width
         if size >= limit:
-            yield pending
+            yield layout, pending
             pending, size = [], 0
     if pending:
-        yield pending
+        yield layout, pending
 
 
 def quarantine_rows(lake: Lake, rows: pa.Table, report: IngestReport) -> None:
@@ -184,29 +217,10 @@ def quarantine_rows(lake: Lake, rows: pa.Table, report: IngestReport) -> None:
         ]
 
 
-def _quarantine_table(
-    site: str, source: str, now: dt.datetime, items: Sequence[tuple[str, str | None, str, str]]
-) -> pa.Table:
-    """Quarantine rows from (position, field, reason, raw) tuples."""
-    schema = table_spec("quarantine").input_schema
-    return pa.table(
-        {
-            "site": [site] * len(items),
-            "ts": [now] * len(items),
-            "source": [source] * len(items),
-            "position": [i[0] for i in items],
-            "field": [i[1] for i in items],
-            "reason": [i[2] for i in items],
-            "raw": [i[3] for i in items],
-        },
-        schema=schema,
-    )
-
-
 def _rejects_table(
     rejects: list[Reject], plant: PlantModel, source: str, now: dt.datetime
 ) -> pa.Table:
-    return _quarantine_table(
+    return quarantine_table(
         plant.site.id, source, now, [(f"line {r.position}", None, r.reason, r.raw) for r in rejects]
     )
 
@@ -226,4 +240,4 @@ def _quarantine_unmapped(
         for col in layout.unmapped
     ]
     if items:  # not counted as quarantined records: a column is not a record
-        lake.append("quarantine", _quarantine_table(plant.site.id, report.source, now, items))
+        lake.append("quarantine", quarantine_table(plant.site.id, report.source, now, items))

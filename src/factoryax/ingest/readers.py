@@ -227,7 +227,11 @@ def _read_error(path: Path, encoding: str, exc: Exception) -> IngestError:
 
 def _read_parquet(path: Path) -> Iterator[RawChunk]:
     try:
-        pf = pq.ParquetFile(path)
+        schema = pq.read_schema(path)
+        # Names (assets, signals) come back dictionary-encoded, as Parquet stores them:
+        # no per-row string is materialised, and validation looks each name up once.
+        texts = [f.name for f in schema if pa.types.is_string(f.type)]
+        pf = pq.ParquetFile(path, read_dictionary=texts)
     except (pa.ArrowInvalid, OSError) as exc:
         raise IngestError(
             f"{str(path)!r}: not a readable Parquet file ({exc}); "

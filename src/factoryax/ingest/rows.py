@@ -13,7 +13,7 @@ import pyarrow as pa
 from factoryax.core import PlantModel, utc_now
 from factoryax.ingest.layout import Layout
 from factoryax.ingest.pipeline import IngestReport, append_validated, quarantine_rows
-from factoryax.ingest.validate import ReadingValidator, _as_quarantine
+from factoryax.ingest.validate import ReadingValidator
 from factoryax.lake import Lake, new_ingest_id, table_spec
 
 __all__ = ["PRODUCTION_RESULTS", "STATES", "ingest_rows"]
@@ -126,7 +126,9 @@ def _check_table(
     finally:
         con.close()
     site = pa.array([plant.site.id] * accepted.num_rows, pa.string())
-    return accepted.add_column(0, "site", site), _as_quarantine(bad, plant.site.id)
+    quarantined = bad.add_column(0, "site", pa.array([plant.site.id] * bad.num_rows, pa.string()))
+    schema = table_spec("quarantine").input_schema
+    return accepted.add_column(0, "site", site), quarantined.select(schema.names).cast(schema)
 
 
 def _assets(plant: PlantModel) -> pa.Table:

@@ -18,6 +18,8 @@ __all__ = ["TABLES", "TableSpec", "table_spec"]
 
 _TS = pa.timestamp("us", tz="UTC")
 _STR = pa.string()
+_CAT = pa.dictionary(pa.int32(), pa.string())
+"""Names that repeat (lines, assets, signals, states): stored dictionary-encoded."""
 
 
 @dataclass(frozen=True)
@@ -44,11 +46,11 @@ class TableSpec:
     def input_schema(self) -> pa.Schema:
         """What :meth:`Lake.append` takes: the stored columns plus ``site``, less ``ingest_id``."""
         fields = [f for f in self.schema if f.name != "ingest_id"]
-        return pa.schema([pa.field("site", _STR, nullable=False), *fields])
+        return pa.schema([pa.field("site", _CAT, nullable=False), *fields])
 
 
 def _schema(*fields: pa.Field) -> pa.Schema:
-    return pa.schema([*fields, pa.field("ingest_id", _STR, nullable=False)])
+    return pa.schema([*fields, pa.field("ingest_id", _CAT, nullable=False)])
 
 
 TABLES: dict[str, TableSpec] = {
@@ -58,11 +60,11 @@ TABLES: dict[str, TableSpec] = {
             "readings",
             _schema(
                 pa.field("ts", _TS, nullable=False),
-                pa.field("line", _STR),
-                pa.field("asset", _STR, nullable=False),
-                pa.field("signal", _STR, nullable=False),
+                pa.field("line", _CAT),
+                pa.field("asset", _CAT, nullable=False),
+                pa.field("signal", _CAT, nullable=False),
                 pa.field("value", pa.float64()),
-                pa.field("quality", _STR),
+                pa.field("quality", _CAT),
             ),
             time_column="ts",
             key=("asset", "signal", "ts"),
@@ -71,13 +73,13 @@ TABLES: dict[str, TableSpec] = {
             "production",
             _schema(
                 pa.field("ts", _TS, nullable=False),
-                pa.field("line", _STR),
-                pa.field("asset", _STR, nullable=False),
-                pa.field("product", _STR),
+                pa.field("line", _CAT),
+                pa.field("asset", _CAT, nullable=False),
+                pa.field("product", _CAT),
                 pa.field("lot", _STR),
                 pa.field("part_id", _STR, nullable=False),
-                pa.field("result", _STR, nullable=False),
-                pa.field("defect_code", _STR),
+                pa.field("result", _CAT, nullable=False),
+                pa.field("defect_code", _CAT),
                 pa.field("cycle_time_s", pa.float64()),
             ),
             time_column="ts",
@@ -88,10 +90,10 @@ TABLES: dict[str, TableSpec] = {
             _schema(
                 pa.field("start", _TS, nullable=False),
                 pa.field("end", _TS, nullable=False),
-                pa.field("line", _STR),
-                pa.field("asset", _STR, nullable=False),
-                pa.field("state", _STR, nullable=False),
-                pa.field("reason_code", _STR),
+                pa.field("line", _CAT),
+                pa.field("asset", _CAT, nullable=False),
+                pa.field("state", _CAT, nullable=False),
+                pa.field("reason_code", _CAT),
             ),
             time_column="start",
             key=("asset", "start"),
@@ -101,9 +103,9 @@ TABLES: dict[str, TableSpec] = {
             _schema(
                 pa.field("ts", _TS, nullable=False),
                 pa.field("event_id", _STR, nullable=False),
-                pa.field("kind", _STR, nullable=False),
-                pa.field("line", _STR),
-                pa.field("asset", _STR),
+                pa.field("kind", _CAT, nullable=False),
+                pa.field("line", _CAT),
+                pa.field("asset", _CAT),
                 pa.field("severity", pa.int16()),
                 pa.field("message", _STR),
                 pa.field("payload", _STR),
@@ -116,9 +118,9 @@ TABLES: dict[str, TableSpec] = {
             "quarantine",
             _schema(
                 pa.field("ts", _TS, nullable=False),
-                pa.field("source", _STR, nullable=False),
+                pa.field("source", _CAT, nullable=False),
                 pa.field("position", _STR, nullable=False),
-                pa.field("field", _STR),
+                pa.field("field", _CAT),
                 pa.field("reason", _STR, nullable=False),
                 pa.field("raw", _STR),
             ),
