@@ -50,7 +50,8 @@ def main() -> None:
         k = 0
         while csv.stat().st_size < args.gb * 1e9:
             shifted = readings_table(1_000_000, plant, seed=k)
-            offset = k * (1_000_000 // 30 + 1)
+            signals = sum(len(a.signals) for _, a in plant.iter_assets())
+            offset = k * -(-1_000_000 // signals)  # the next chunk starts after this one
             ts = shifted.column("ts").cast("int64").to_numpy() + offset * 1_000_000
             writer.write_table(
                 shifted.set_column(0, "ts", pa.array(ts, pa.timestamp("us", tz="UTC")))

@@ -32,8 +32,7 @@ class TableSpec:
         time_column: the instant that decides the ``date`` partition.
         key: columns that identify a row within a site; duplicates are skipped on append.
         prune_by_time: whether a duplicate can only sit in files whose time range overlaps
-            the new rows (true for measured data; the quarantine's time is when a row was
-            rejected, so a re-run's rows are checked against the whole partition).
+            the new rows (true for every table today: all keys include the time).
     """
 
     name: str
@@ -125,8 +124,7 @@ TABLES: dict[str, TableSpec] = {
                 pa.field("raw", _STR),
             ),
             time_column="ts",
-            key=("source", "position", "field", "reason"),
-            prune_by_time=False,
+            key=("source", "position", "field", "reason", "ts"),
         ),
     )
 }
