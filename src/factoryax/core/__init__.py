@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from factoryax.core.errors import (
+    BrokerError,
     ConfigError,
     FactoryAXError,
     IngestError,
@@ -34,6 +35,7 @@ __all__ = [
     "UTC",
     "Asset",
     "Break",
+    "BrokerError",
     "ConfigError",
     "DowntimeReason",
     "FactoryAXError",

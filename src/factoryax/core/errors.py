@@ -10,8 +10,9 @@ inherits the builtin it resembles so that callers' ``except ValueError`` keeps w
     ├── LakeError                          the lake cannot do what was asked
     │   ├── SchemaError (ValueError)       rows do not fit a table's schema
     │   └── QueryError (ValueError)        SQL over the lake failed
-    └── IngestError                        a source could not be read at all
-        └── MappingError (ValueError)      columns cannot be mapped to the plant model
+    ├── IngestError                        a source could not be read at all
+    │   └── MappingError (ValueError)      columns cannot be mapped to the plant model
+    └── BrokerError (ConnectionError)      a message broker (MQTT) cannot be reached
 
 A message says what was wrong, shows the value with ``!r``, what was expected and what to
 do; the context (file, row, asset, signal) is also kept on attributes for programs.
@@ -76,3 +77,7 @@ class IngestError(FactoryAXError):
 
 class MappingError(IngestError, ValueError):
     """The columns of a source cannot be mapped to the plant model."""
+
+
+class BrokerError(FactoryAXError, ConnectionError):
+    """A message broker (MQTT) cannot be reached or refused the connection."""
