@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -64,9 +65,10 @@ def demo(
     console.print(summary)
     status(workspace=workspace)
     _print_highlights(ws.lake.query(_PRODUCTION_SQL), ws.lake.query(_EVENTS_SQL))
-    truth = sorted({str(p.parent.parent) for p in written.truth_files.values()})
     console.print(f'explore: factoryax query "SELECT …" --workspace {workspace}')
-    console.print(f"ground truth for scoring detectors (kept out of the lake): {truth}")
+    if written.truth_files:
+        truth = os.path.commonpath([str(p) for p in written.truth_files.values()])
+        console.print(f"ground truth for scoring detectors (kept out of the lake): {truth}")
     if not no_serve:
         console.print(
             "[yellow]the web dashboard is not built yet (issue 10); "

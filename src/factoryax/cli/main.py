@@ -12,6 +12,7 @@ from typing import Annotated
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -256,11 +257,17 @@ def status(workspace: WorkspaceOpt = None) -> None:
     """What the lake holds: rows, files, partitions, time range and disk use per table."""
     ws = open_workspace(workspace)
     zone = ws.plant.site.timezone
-    table = Table(title=f"{ws.plant.site.id} — lake at {ws.lake.root}", title_justify="left")
-    for col in ("table", "rows", "files", "partitions", f"first ({zone.key})", "last", "disk"):
-        table.add_column(
-            col, justify="right" if col in ("rows", "files", "partitions", "disk") else "left"
-        )
+    table = Table(
+        title=f"{ws.plant.site.id} — lake at {ws.lake.root} (times in {zone.key})",
+        title_justify="left",
+        box=box.MINIMAL_HEAVY_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1),
+    )
+    for col in ("table", "rows", "files", "parts", "first", "last", "disk"):
+        right = col in ("rows", "files", "parts", "disk")
+        table.add_column(col, justify="right" if right else "left", no_wrap=True)
     for s in ws.lake.status():
         table.add_row(
             s.table,
@@ -275,7 +282,7 @@ def status(workspace: WorkspaceOpt = None) -> None:
 
 
 def _local(value: dt.datetime | None, zone: dt.tzinfo) -> str:
-    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+    return value.astimezone(zone).strftime("%y-%m-%d %H:%M") if value else "-"
 
 
 def _bytes(n: int) -> str:
