@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -23,7 +24,8 @@ ROWS = 1_000_000
 
 def _big_csv(path: Path) -> None:
     i = np.arange(ROWS)
-    start = np.datetime64("2026-11-23T00:00:00", "s")
+    # a week that ended well before now: recent enough to be plausible, never in the future
+    start = np.datetime64(dt.datetime.now(dt.UTC).date() - dt.timedelta(days=30), "s")
     table = pa.table(
         {
             "ts": pa.array((start + (i // 2).astype("timedelta64[s]")).astype(str)),

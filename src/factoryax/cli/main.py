@@ -175,7 +175,7 @@ def ingest(
 
 def _print_reports(reports: list[IngestReport]) -> None:
     table = Table(title="ingest summary", title_justify="left")
-    for col in ("file", "layout", "records", "accepted", "duplicates", "quarantined"):
+    for col in ("file", "layout", "rows read", "stored", "duplicates", "quarantined"):
         table.add_column(col, justify="left" if col in ("file", "layout") else "right")
     for r in reports:
         table.add_row(

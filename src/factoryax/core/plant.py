@@ -224,6 +224,10 @@ class IngestConfig(_Model):
     timestamp_column: str | None = None
     columns: dict[str, str] = Field(default_factory=dict)
     batch_rows: int = Field(500_000, gt=0)
+    earliest: dt.date = dt.date(2000, 1, 1)
+    """Readings before this date are implausible (a PLC clock reset, a 0001-01-01 filler)."""
+    future_tolerance_s: float = Field(86_400.0, ge=0)
+    """How far past now a reading's time may be (clock skew) before it is implausible."""
 
 
 class PlantModel(_Model):

@@ -65,6 +65,17 @@ def plan_layout(columns: list[str], plant: PlantModel, *, source: str) -> Layout
     """
     data_cols = [c for c in columns if c != "_pos"]
     by_lower = {c.strip().lower(): c for c in data_cols}
+    if len(by_lower) < len(data_cols):
+        clash = sorted(
+            c
+            for c in data_cols
+            if [d.strip().lower() for d in data_cols].count(c.strip().lower()) > 1
+        )
+        raise MappingError(
+            f"{source}: columns {clash!r} differ only in case or spaces, so it is unclear "
+            "which one to use; rename or remove one of them",
+            source=source,
+        )
     ts = _find_time_column(by_lower, plant, source)
     roles = {
         role: by_lower[name]
@@ -73,9 +84,9 @@ def plan_layout(columns: list[str], plant: PlantModel, *, source: str) -> Layout
         if name in by_lower and by_lower[name] != ts
     }
     if "signal" in roles and "value" in roles:
-        if "asset" not in roles:
-            roles.pop("asset", None)
-        return Layout("long", ts, roles)
+        used = {ts, *roles.values()}
+        unused = tuple(c for c in data_cols if c not in used)
+        return Layout("long", ts, roles, unmapped=unused)
     rest = [c for c in data_cols if c != ts and c not in {roles.get("asset"), roles.get("line")}]
     mapped: list[WideColumn] = []
     unmapped: list[str] = []

@@ -31,7 +31,12 @@ ProgressFn = Callable[[int, int], None]
 
 @dataclass
 class IngestReport:
-    """What happened to one source; every record read is counted in exactly one bucket."""
+    """What happened to one source.
+
+    ``records_read`` counts rows (lines) of the source; a wide row holds one reading per
+    mapped column. Every reading, and every line that could not be parsed, is counted in
+    exactly one of ``readings_accepted``, ``duplicates_skipped`` and ``quarantined``.
+    """
 
     source: str
     ingest_id: str
@@ -117,8 +122,17 @@ def ingest_file(
                 writing.result()
     except IngestError as exc:
         report.error = str(exc)
+    except (pa.ArrowException, OSError, ValueError, OverflowError) as exc:
+        # Not a known kind of bad input: stop this file, say where, keep what landed.
+        report.error = (
+            f"{source!r}: ingest stopped after {report.records_read:,} rows on an unexpected "
+            f"{type(exc).__name__}: {exc}; rows before it landed — please report this file"
+        )
     finally:
         validator.close()
+        if writing is not None and writing.done() and writing.exception() is not None:
+            failed = writing.exception()
+            report.error = (report.error or "") + f"; writing to the lake failed: {failed}"
     if report.records_read == 0 and report.error is None:
         report.error = f"{source!r}: no records found (empty file?)"
     return report
@@ -193,8 +207,15 @@ def _batches(
     for chunk in chunks:
         if layout is None and chunk.table.num_rows:
             layout = plan_layout(chunk.table.column_names, plant, source=source)
-        pending.append(chunk)
         width = len(layout.wide) if layout is not None and layout.kind == "wide" else 1
+        rows_left = max(1, -(-(limit - size) // width))  # rows that still fit this batch
+        while chunk.table.num_rows > rows_left:  # split a chunk larger than the batch
+            head = RawChunk(chunk.table.slice(0, rows_left), chunk.bytes_done, chunk.rejects)
+            chunk = RawChunk(chunk.table.slice(rows_left), chunk.bytes_done)
+            yield layout, [*pending, head]
+            pending, size = [], 0
+            rows_left = max(1, -(-limit // width))
+        pending.append(chunk)
         size += chunk.table.num_rows * width
         if size >= limit:
             yield layout, pending
@@ -233,8 +254,13 @@ def _quarantine_unmapped(
         (
             f"column {col!r}",
             col,
-            f"column {col!r} maps to no declared signal and was not ingested; name it "
-            "'asset.signal', add it to a signal's aliases, or map it under [ingest.columns]",
+            (
+                f"column {col!r} maps to no declared signal and was not ingested; name it "
+                "'asset.signal', add it to a signal's aliases, or map it under [ingest.columns]"
+                if layout.kind == "wide"
+                else f"column {col!r} is not read in the long layout (ts, asset, signal, value, "
+                "unit, quality) and was not ingested"
+            ),
             col,
         )
         for col in layout.unmapped

@@ -21,6 +21,7 @@ from typing import BinaryIO, Literal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
@@ -114,7 +115,7 @@ def read_file(
     elif fmt == "parquet":
         yield from _read_parquet(path)
     else:
-        yield from _read_jsonl(path, encoding or "utf-8", block_bytes)
+        yield from _read_jsonl(path, encoding or detect_encoding(path), block_bytes)
 
 
 class _CountingReader(io.RawIOBase):
@@ -158,8 +159,12 @@ def _read_csv(path: Path, encoding: str, block_bytes: int) -> Iterator[RawChunk]
             source=str(path),
         )
     invalid: list[Reject] = []
+    blank: list[int] = []
 
     def on_invalid(row: pa_csv.InvalidRow) -> str:
+        if row.actual_columns == 1 and not row.text.strip():
+            blank.append(int(row.number or 0))  # a blank line: not data, not an error
+            return "skip"
         invalid.append(
             Reject(
                 position=int(row.number or 0),
@@ -181,7 +186,7 @@ def _read_csv(path: Path, encoding: str, block_bytes: int) -> Iterator[RawChunk]
                     encoding=codec, block_size=block_bytes, use_threads=False
                 ),
                 parse_options=pa_csv.ParseOptions(
-                    delimiter=delimiter, invalid_row_handler=on_invalid
+                    delimiter=delimiter, invalid_row_handler=on_invalid, ignore_empty_lines=False
                 ),
                 convert_options=pa_csv.ConvertOptions(
                     column_types={n: pa.string() for n in names},
@@ -192,7 +197,6 @@ def _read_csv(path: Path, encoding: str, block_bytes: int) -> Iterator[RawChunk]
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
             raise _read_error(path, encoding, exc) from None
         last_line = 1  # the header
-        pending: list[Reject] = []
         while True:
             try:
                 batch = reader.read_next_batch()
@@ -200,21 +204,32 @@ def _read_csv(path: Path, encoding: str, block_bytes: int) -> Iterator[RawChunk]
                 break
             except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
                 raise _read_error(path, encoding, exc) from None
-            pending.extend(invalid)
+            rejects = sorted(invalid, key=lambda r: r.position)
+            skipped = sorted([r.position for r in rejects] + blank)
             invalid.clear()
+            blank.clear()
+            # Data rows fill the line numbers that blank and malformed lines leave free.
             lines = np.arange(batch.num_rows, dtype=np.int64) + last_line + 1
-            rejects = []
-            for rej in sorted(pending, key=lambda r: r.position):
-                if batch.num_rows and rej.position <= lines[-1]:
-                    lines[lines >= rej.position] += 1
-                rejects.append(rej)
-            pending.clear()
+            for number in skipped:
+                if batch.num_rows and number <= lines[-1]:
+                    lines[lines >= number] += 1
             if batch.num_rows:
                 last_line = int(lines[-1])
             table = pa.Table.from_batches([batch]).append_column("_pos", pa.array(lines))
-            yield RawChunk(table, counter.count, rejects)
+            yield RawChunk(_drop_blank_rows(table), counter.count, rejects)
         if invalid:
             yield RawChunk(pa.table({"_pos": pa.array([], pa.int64())}), counter.count, invalid)
+
+
+def _drop_blank_rows(table: pa.Table) -> pa.Table:
+    """Removes the all-empty rows that blank lines become (their numbers stay used)."""
+    data = [c for c in table.column_names if c != "_pos"]
+    if not data or table.num_rows == 0:
+        return table
+    blank = pc.is_null(table.column(data[0]))
+    for name in data[1:]:
+        blank = pc.and_(blank, pc.is_null(table.column(name)))
+    return table.filter(pc.invert(blank)) if pc.any(blank).as_py() else table
 
 
 def _read_error(path: Path, encoding: str, exc: Exception) -> IngestError:
@@ -289,20 +304,24 @@ def _parse_json_block(data: bytes, first_line: int, done: int) -> RawChunk:
         lines.pop()
     if all(line.strip() for line in lines):
         try:
-            # Text fields stay text: Arrow's JSON reader would turn ISO times with an offset
-            # into naive UTC, indistinguishable from naive plant time.
-            first = json.loads(lines[0])
-            text_fields = pa.schema(
-                [(k, pa.string()) for k, v in first.items() if isinstance(v, str)]
-            )
+            # Fields that are text in the first lines stay text: Arrow's JSON reader turns ISO
+            # times with an offset into *naive UTC*, indistinguishable from naive plant time.
+            # Should it still infer a timestamp (a field first seen later), the block is
+            # parsed line by line instead, where every value stays as written.
+            text_keys: dict[str, None] = {}
+            for line in lines[:100]:
+                obj = json.loads(line)
+                text_keys.update({k: None for k, v in obj.items() if isinstance(v, str)})
             options = pa_json.ParseOptions(
-                explicit_schema=text_fields, unexpected_field_behavior="infer"
+                explicit_schema=pa.schema([(k, pa.string()) for k in text_keys]),
+                unexpected_field_behavior="infer",
             )
             table = pa_json.read_json(io.BytesIO(data), parse_options=options)
-            pos = np.arange(first_line + 1, first_line + 1 + table.num_rows, dtype=np.int64)
-            return RawChunk(table.append_column("_pos", pa.array(pos)), done)
-        except (pa.ArrowInvalid, json.JSONDecodeError, AttributeError):
-            pass  # some line is not a JSON object: parse line by line below
+            if not any(pa.types.is_timestamp(f.type) for f in table.schema):
+                pos = np.arange(first_line + 1, first_line + 1 + table.num_rows, dtype=np.int64)
+                return RawChunk(table.append_column("_pos", pa.array(pos)), done)
+        except (pa.ArrowInvalid, json.JSONDecodeError, AttributeError, UnicodeDecodeError):
+            pass  # some line is not a JSON object, or not UTF-8: line by line below
     records: list[dict[str, object]] = []
     rejects: list[Reject] = []
     for i, line in enumerate(lines, start=first_line + 1):

@@ -6,6 +6,9 @@ the reason; the rest are appended idempotently.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+
 import duckdb
 import numpy as np
 import pyarrow as pa
@@ -13,7 +16,7 @@ import pyarrow as pa
 from factoryax.core import PlantModel, utc_now
 from factoryax.ingest.layout import Layout
 from factoryax.ingest.pipeline import IngestReport, append_validated, quarantine_rows
-from factoryax.ingest.validate import ReadingValidator
+from factoryax.ingest.validate import ReadingValidator, quarantine_table
 from factoryax.lake import Lake, new_ingest_id, table_spec
 
 __all__ = ["PRODUCTION_RESULTS", "STATES", "ingest_rows"]
@@ -49,14 +52,36 @@ def ingest_rows(
         return report
     accepted, quarantined = _check_table(table, rows, plant, source, now)
     appended = lake.append(table, accepted, ingest_id=report.ingest_id, unique_keys=False)
+    clashes = appended.conflicts
+    n_clashes = clashes.num_rows if clashes is not None else 0
     report.readings_accepted = appended.rows_written
-    report.duplicates_skipped = appended.duplicates_skipped
+    report.duplicates_skipped = appended.duplicates_skipped - n_clashes
     quarantine_rows(lake, quarantined, report)
+    if clashes is not None and n_clashes:
+        quarantine_rows(lake, _conflicts(table, clashes, plant.site.id, source, now), report)
     return report
 
 
+def _conflicts(table: str, clashes: pa.Table, site: str, source: str, now: dt.datetime) -> pa.Table:
+    """Quarantine rows for rows whose key is already taken by a row with other values."""
+    key = table_spec(table).key
+    items = []
+    for row in clashes.drop_columns(["site"]).to_pylist():
+        ident = ", ".join(f"{k}={row[k]}" for k in key)
+        items.append(
+            (
+                f"row with {ident}",
+                None,
+                f"a {table} row with {ident} is already stored (or came first in this batch) "
+                "with different values; the first one is kept — correct it at the source",
+                json.dumps(row, default=str, ensure_ascii=False),
+            )
+        )
+    return quarantine_table(site, source, now, items)
+
+
 def _check_table(
-    table: str, rows: pa.Table, plant: PlantModel, source: str, now: object
+    table: str, rows: pa.Table, plant: PlantModel, source: str, now: dt.datetime
 ) -> tuple[pa.Table, pa.Table]:
     spec = table_spec(table)
     cols = set(rows.column_names)

@@ -43,10 +43,11 @@ _ZONE_SUFFIX = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
 # Failure codes, in the order they are checked (the first that applies is reported).
 _OK, _NO_TS, _BAD_TS, _NO_ASSET, _BAD_ASSET, _BAD_SIGNAL = 0, 1, 2, 3, 4, 5
 _NO_VALUE, _NAN_TEXT, _NOT_FINITE, _BAD_UNIT, _RANGE, _CONFLICT = 6, 7, 8, 9, 10, 11
+_LOCAL_GAP, _IMPLAUSIBLE = 12, 13
 _FIELD = {
-    _NO_TS: "ts", _BAD_TS: "ts", _NO_ASSET: "asset", _BAD_ASSET: "asset",
-    _BAD_SIGNAL: "signal", _NO_VALUE: "value", _NAN_TEXT: "value", _NOT_FINITE: "value",
-    _BAD_UNIT: "unit", _RANGE: "value", _CONFLICT: "ts",
+    _NO_TS: "ts", _BAD_TS: "ts", _LOCAL_GAP: "ts", _IMPLAUSIBLE: "ts", _CONFLICT: "ts",
+    _NO_ASSET: "asset", _BAD_ASSET: "asset", _BAD_SIGNAL: "signal", _BAD_UNIT: "unit",
+    _NO_VALUE: "value", _NAN_TEXT: "value", _NOT_FINITE: "value", _RANGE: "value",
 }  # fmt: skip
 
 
@@ -124,7 +125,7 @@ class ReadingValidator:
         """Validates one chunk of raw records laid out as ``layout``."""
         long = _to_long(raw, layout)
         n = len(long)
-        ts = self._parse_ts(long.ts)
+        ts, local_gap = self._parse_ts(long.ts)
         values = self._parse_values(long.value)
         sig = self._lookup(long.asset, long.signal)
         scale, shift, unit_ok = self._units(long.unit, sig)
@@ -132,10 +133,14 @@ class ReadingValidator:
         v = values.to_numpy(zero_copy_only=False) if n else np.zeros(0)
         v = np.asarray(v, dtype=np.float64) * scale + shift
         safe = np.clip(sig, 0, None)
+        earliest = _micros(dt.datetime.combine(self.plant.ingest.earliest, dt.time(), dt.UTC))
+        latest = _micros(now) + int(self.plant.ingest.future_tolerance_s * 1e6)
         code = np.select(
             [
                 _nulls(long.ts),
+                local_gap,
                 _nulls(ts),
+                (ts_us < earliest) | (ts_us > latest),
                 sig == -3,
                 sig == -2,
                 sig == -1,
@@ -147,7 +152,9 @@ class ReadingValidator:
             ],
             [
                 _NO_TS,
+                _LOCAL_GAP,
                 _BAD_TS,
+                _IMPLAUSIBLE,
                 _NO_ASSET,
                 _BAD_ASSET,
                 _BAD_SIGNAL,
@@ -168,30 +175,43 @@ class ReadingValidator:
 
     # ------------------------------------------------------------------ parsing
 
-    def _parse_ts(self, arr: pa.Array) -> pa.Array:
-        """Instants as timestamp[us, UTC]; null where missing or unparseable."""
-        zone = self.plant.site.timezone.key
+    def _parse_ts(self, arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
+        """Instants as timestamp[us, UTC] (null where missing or unparseable), and a mask
+        of plant-local times that a daylight-saving change makes ambiguous or nonexistent.
+
+        Instants are kept to the microsecond; finer digits are truncated.
+        """
+        none = np.zeros(len(arr), dtype=bool)
         if pa.types.is_timestamp(arr.type):
             if arr.type.tz is None:
-                return pc.assume_timezone(arr.cast(pa.timestamp("us")), zone).cast(_UTC_US)
-            return arr.cast(_UTC_US)
+                return self._localize(arr)
+            return arr.cast(_UTC_US, safe=False), none
         if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
             # The common cases (all naive, or all with a zone) parse in Arrow; try first the
             # one the first value suggests, since a failed cast costs as much as a parse.
-            def naive() -> pa.Array:
-                return pc.assume_timezone(arr.cast(pa.timestamp("us")), zone).cast(_UTC_US)
-
-            def zoned() -> pa.Array:
-                return arr.cast(_UTC_US)
-
             first = next((x for x in arr.slice(0, 64).to_pylist() if x), "")
-            attempts = (zoned, naive) if _ZONE_SUFFIX.search(first) else (naive, zoned)
-            for attempt in attempts:
+            for zoned in (True, False) if _ZONE_SUFFIX.search(first) else (False, True):
                 try:
-                    return attempt()
+                    if zoned:
+                        return arr.cast(_UTC_US), none
+                    return self._localize(arr.cast(pa.timestamp("us")))
                 except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                     continue
-        return self._duckdb_cast(arr, "TIMESTAMPTZ").cast(_UTC_US)
+        return self._duckdb_cast(arr, "TIMESTAMPTZ").cast(_UTC_US, safe=False), none
+
+    def _localize(self, naive: pa.Array) -> tuple[pa.Array, np.ndarray]:
+        """Plant wall-clock times to UTC; a time the clock skips or shows twice is flagged."""
+        zone = self.plant.site.timezone.key
+        naive = naive.cast(pa.timestamp("us"), safe=False)
+        try:
+            utc = pc.assume_timezone(naive, zone, ambiguous="raise", nonexistent="raise")
+            return utc.cast(_UTC_US), np.zeros(len(naive), dtype=bool)
+        except pa.ArrowInvalid:
+            early = pc.assume_timezone(naive, zone, ambiguous="earliest", nonexistent="earliest")
+            late = pc.assume_timezone(naive, zone, ambiguous="latest", nonexistent="latest")
+            unclear = pc.fill_null(pc.not_equal(early, late), False)
+            mask = np.asarray(unclear.to_numpy(zero_copy_only=False), dtype=bool)
+            return pc.if_else(unclear, pa.scalar(None, early.type), early).cast(_UTC_US), mask
 
     def _parse_values(self, arr: pa.Array) -> pa.Array:
         """Values as float64; null where missing or not a number."""
@@ -312,6 +332,18 @@ class ReadingValidator:
         zone = self.plant.site.timezone.key
         if code == _NO_TS:
             return "missing timestamp"
+        if code == _LOCAL_GAP:
+            return (
+                f"local time {str(r['ts'])!r} is skipped or repeated by a daylight-saving change "
+                f"in {zone}; write it with its UTC offset"
+            )
+        if code == _IMPLAUSIBLE:
+            ingest = self.plant.ingest
+            return (
+                f"timestamp {str(r['ts'])!r} is outside the plausible window "
+                f"[{ingest.earliest}, now + {ingest.future_tolerance_s:g} s]; fix the source's "
+                "clock, or set ingest.earliest / ingest.future_tolerance_s in plant.toml"
+            )
         if code == _BAD_TS:
             return (
                 f"unparseable timestamp {str(r['ts'])!r}; write ISO 8601 such as "
@@ -461,7 +493,7 @@ def _encode(arr: pa.Array) -> tuple[np.ndarray, list[str]]:
         enc = arr
     else:
         enc = pc.dictionary_encode(arr if pa.types.is_string(arr.type) else arr.cast(pa.string()))
-    names = [str(x) for x in enc.dictionary.to_pylist()]
+    names = [str(x).strip() for x in enc.dictionary.to_pylist()]
     codes = enc.indices.fill_null(len(names)).to_numpy(zero_copy_only=False).astype(np.int64)
     return codes, names
 
@@ -472,6 +504,10 @@ def _nulls(arr: pa.Array) -> np.ndarray:
 
 def _int64(ts: pa.Array) -> np.ndarray:
     return np.asarray(ts.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False), np.int64)
+
+
+def _micros(value: dt.datetime) -> int:
+    return (value - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
 
 
 def _constant(value: str, n: int) -> pa.Array:

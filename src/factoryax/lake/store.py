@@ -41,6 +41,8 @@ __all__ = ["AppendResult", "CompactResult", "Lake", "TableStatus", "new_ingest_i
 
 _TMP_PREFIX = ".tmp-"
 _COMPACT_PREFIX = ".compact-"
+_MIN_DAY = (dt.date(1900, 1, 1) - dt.date(1970, 1, 1)).days
+_MAX_DAY = (dt.date(2199, 12, 31) - dt.date(1970, 1, 1)).days
 _PARTITION = re.compile(r"^site=(?P<site>[^/]+)/date=(?P<date>\d{4}-\d{2}-\d{2})$")
 
 
@@ -124,8 +126,7 @@ class Lake:
     def __post_init__(self) -> None:
         self.root = Path(self.root)
         self.root.mkdir(parents=True, exist_ok=True)
-        with self._writer_lock():
-            self._recover()
+        self._recover_if_idle()
 
     # ----------------------------------------------------------------- writing
 
@@ -197,11 +198,10 @@ class Lake:
                 if len(files) < min_files:
                     after += len(files)
                     continue
-                merged = _read_sorted(files, spec.key)
                 target = folder / f"part-compact-{uuid.uuid4().hex[:12]}.parquet"
                 manifest = folder / f"{_COMPACT_PREFIX}{target.stem}.txt"
                 _write_text_durably(manifest, "\n".join([target.name, *(f.name for f in files)]))
-                self._write_atomic(merged.cast(spec.schema), target, compression="zstd")
+                self._write_sorted(spec, files, target)
                 _finish_compaction(manifest)
                 for f in files:
                     self._infos.pop(f, None)
@@ -255,13 +255,19 @@ class Lake:
         Raises:
             QueryError: DuckDB rejected the SQL; the message keeps its explanation.
         """
-        con = self.connect()
-        try:
-            return con.execute(sql, params or []).to_arrow_table()
-        except duckdb.Error as exc:
-            raise QueryError(f"query failed: {exc}\n  SQL: {sql.strip()[:500]}") from None
-        finally:
-            con.close()
+        for attempt in range(3):
+            con = self.connect()
+            try:
+                return con.execute(sql, params or []).to_arrow_table()
+            except duckdb.IOException as exc:
+                # A compaction replaced files between listing and reading them: list again.
+                if attempt == 2 or "No such file" not in str(exc):
+                    raise QueryError(f"query failed: {exc}\n  SQL: {sql.strip()[:500]}") from None
+            except duckdb.Error as exc:
+                raise QueryError(f"query failed: {exc}\n  SQL: {sql.strip()[:500]}") from None
+            finally:
+                con.close()
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def status(self) -> list[TableStatus]:
         """Rows, files, bytes and time range per table, read from Parquet footers."""
@@ -319,11 +325,19 @@ class Lake:
         new rows that conflict with them. Only new rows inside the time range of a stored
         file can be duplicates, so only those are joined against the stored rows.
         """
+        repeats = None
         if not unique_keys:
-            part = _first_per_key(part, spec.key)
+            part, repeats = _first_per_key(part, spec.key)
         files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
         if not files:
-            return part, None
+            return part, repeats
+        kept, conflicts = self._against_stored(spec, files, part)
+        clashes = [t for t in (repeats, conflicts) if t is not None and t.num_rows]
+        return kept, (pa.concat_tables(clashes) if clashes else None)
+
+    def _against_stored(
+        self, spec: TableSpec, files: list[Path], part: pa.Table
+    ) -> tuple[pa.Table, pa.Table | None]:
         if not spec.prune_by_time:
             return _anti_join(spec, files, part, None)
         micros = part.column(spec.time_column).cast(pa.int64()).to_numpy()
@@ -361,12 +375,58 @@ class Lake:
         os.replace(tmp, path)
         _fsync_dir(path.parent)
 
+    def _write_sorted(self, spec: TableSpec, files: list[Path], target: Path) -> None:
+        """Writes the rows of ``files`` sorted by key into ``target``, atomically.
+
+        DuckDB sorts (in parallel, spilling to disk when needed) and hands over record
+        batches, so a partition of any size is rewritten in bounded memory.
+        """
+        tmp = target.parent / f"{_TMP_PREFIX}{os.getpid()}-{target.name}.tmp"
+        con = duckdb.connect()
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            names = ", ".join(f"'{_sql_text(str(f))}'" for f in files)
+            order = ", ".join(f'"{k}"' for k in spec.key)
+            batches = con.sql(
+                f"SELECT * FROM read_parquet([{names}], hive_partitioning = false) ORDER BY {order}"
+            ).to_arrow_reader(256_000)
+            with open(tmp, "wb") as fh:
+                with pq.ParquetWriter(fh, spec.schema, compression="zstd") as writer:
+                    for batch in batches:
+                        writer.write_table(pa.Table.from_batches([batch]).cast(spec.schema))
+                fh.flush()
+                os.fsync(fh.fileno())
+        finally:
+            con.close()
+        os.replace(tmp, target)
+        _fsync_dir(target.parent)
+
     @contextlib.contextmanager
     def _writer_lock(self) -> Iterator[None]:
         with open(self.root / ".lock", "a+b") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _recover_if_idle(self) -> None:
+        """Recovers from a crashed writer, unless a live writer holds the lock.
+
+        Readers never wait: when a writer is busy (it recovers itself) or the lake is
+        read-only for this user, recovery is left to the next writer.
+        """
+        try:
+            fh = open(self.root / ".lock", "a+b")  # noqa: SIM115  # held across the flock below
+        except OSError:
+            return  # read-only lake: nothing to recover from here
+        with fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return
+            try:
+                self._recover()
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
@@ -380,20 +440,33 @@ class Lake:
                     tmp.unlink(missing_ok=True)
 
 
-def _first_per_key(part: pa.Table, key: tuple[str, ...]) -> pa.Table:
-    """The first row of each key, in the original order."""
+def _first_per_key(part: pa.Table, key: tuple[str, ...]) -> tuple[pa.Table, pa.Table | None]:
+    """The first row of each key (in the original order), and the later rows that repeat
+    a key with *different* values (equal repeats are plain duplicates)."""
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.register("rows_in", part.append_column("_pos", pa.array(np.arange(part.num_rows))))
         keys = ", ".join(f'"{k}"' for k in key)
+        con.execute(
+            f"CREATE TEMP TABLE ranked AS SELECT *, row_number() OVER "
+            f"(PARTITION BY {keys} ORDER BY _pos) AS _rn FROM rows_in"
+        )
         out = con.execute(
-            f"SELECT * FROM rows_in "
-            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _pos) = 1 ORDER BY _pos"
+            "SELECT * EXCLUDE (_rn) FROM ranked WHERE _rn = 1 ORDER BY _pos"
+        ).to_arrow_table()
+        same = " AND ".join(
+            f'r."{c}" IS NOT DISTINCT FROM f."{c}"' for c in part.column_names if c != "ingest_id"
+        )
+        on = " AND ".join(f'r."{k}" IS NOT DISTINCT FROM f."{k}"' for k in key)
+        clash = con.execute(
+            f"SELECT r.* EXCLUDE (_rn, _pos) FROM ranked r JOIN ranked f ON {on} AND f._rn = 1 "
+            f"WHERE r._rn > 1 AND NOT ({same}) ORDER BY r._pos"
         ).to_arrow_table()
     finally:
         con.close()
-    return out.drop_columns(["_pos"]).cast(part.schema)
+    kept = out.drop_columns(["_pos"]).cast(part.schema)
+    return kept, (clash.cast(part.schema) if clash.num_rows else None)
 
 
 def _anti_join(
@@ -430,19 +503,6 @@ def _anti_join(
 
 def _micros(value: dt.datetime) -> int:
     return (value - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
-
-
-def _read_sorted(files: list[Path], key: tuple[str, ...]) -> pa.Table:
-    """The rows of ``files`` sorted by ``key`` (DuckDB sorts in parallel, out of core)."""
-    con = duckdb.connect()
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        names = ", ".join(f"'{_sql_text(str(f))}'" for f in files)
-        order = ", ".join(f'"{k}"' for k in key)
-        sql = f"SELECT * FROM read_parquet([{names}], hive_partitioning = false) ORDER BY {order}"
-        return con.execute(sql).to_arrow_table()
-    finally:
-        con.close()
 
 
 def _conform(spec: TableSpec, rows: pa.Table) -> pa.Table:
@@ -491,6 +551,11 @@ def _split_partitions(spec: TableSpec, data: pa.Table) -> Iterator[tuple[str, st
         return
     micros = data.column(spec.time_column).cast(pa.int64()).to_numpy()
     days = np.floor_divide(micros, 86_400_000_000)
+    if len(days) and (days.min() < _MIN_DAY or days.max() > _MAX_DAY):
+        raise SchemaError(
+            f"table {spec.name!r}: column {spec.time_column!r} holds a date outside "
+            "1900-01-01..2199-12-31; such instants are clock errors, not data"
+        )
     sites = pc.unique(data.column("site")).to_pylist()
     for site in sites:
         _check_site_name(site)
@@ -544,17 +609,21 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def _write_text_durably(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
+    """Writes a small file so that it exists either whole or not at all."""
+    tmp = path.parent / f"{_TMP_PREFIX}{os.getpid()}-{path.name}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
+    os.replace(tmp, path)
     _fsync_dir(path.parent)
 
 
 def _finish_compaction(manifest: Path) -> None:
     """Rolls an interrupted compaction forward (new file present) or back (absent)."""
-    target, *old = manifest.read_text(encoding="utf-8").splitlines()
-    if (manifest.parent / target).exists():
+    lines = manifest.read_text(encoding="utf-8", errors="replace").splitlines()
+    target, old = (lines[0], lines[1:]) if lines else ("", [])
+    if target and (manifest.parent / target).exists():
         for name in old:
             (manifest.parent / name).unlink(missing_ok=True)
     _fsync_dir(manifest.parent)

@@ -111,7 +111,7 @@ TABLES: dict[str, TableSpec] = {
                 pa.field("evidence", _STR),
             ),
             time_column="ts",
-            key=("event_id",),
+            key=("event_id", "ts"),
         ),
         TableSpec(
             "quarantine",
