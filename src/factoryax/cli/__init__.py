@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from factoryax.cli.demo import demo
+from factoryax.cli.ledger import app as ledger_app
+from factoryax.cli.ledger import verify
 from factoryax.cli.main import app
 from factoryax.cli.twin import app as twin_app
 
 app.command()(demo)
+app.command()(verify)
 app.add_typer(twin_app, name="twin")
+app.add_typer(ledger_app, name="ledger")
 
 __all__ = ["app", "main"]
 
