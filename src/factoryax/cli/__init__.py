@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from factoryax.cli.analytics import kpi_app, report, spc_app
 from factoryax.cli.demo import demo
 from factoryax.cli.ledger import app as ledger_app
 from factoryax.cli.ledger import verify
@@ -12,6 +13,9 @@ app.command()(demo)
 app.command()(verify)
 app.add_typer(twin_app, name="twin")
 app.add_typer(ledger_app, name="ledger")
+app.command("report")(report)
+app.add_typer(kpi_app, name="kpi")
+app.add_typer(spc_app, name="spc")
 
 __all__ = ["app", "main"]
 
