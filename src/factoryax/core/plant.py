@@ -240,6 +240,8 @@ class PlantModel(_Model):
     ingest: IngestConfig = IngestConfig()
     twin: dict[str, Any] = Field(default_factory=dict)
     """Settings of the digital twin; validated by ``factoryax.twin``."""
+    safety: dict[str, Any] = Field(default_factory=dict)
+    """Safety rules and alarm settings; validated by ``factoryax.safety``."""
 
     @model_validator(mode="after")
     def _cross_checks(self) -> PlantModel:
