@@ -57,6 +57,17 @@ def test_empty_range_names_the_key_the_asset_and_the_fix() -> None:
     assert "set min below max" in problem
 
 
+def test_spec_limits_are_declared_and_checked(plant: PlantModel) -> None:
+    """A signal may carry lsl/usl/target; an empty specification is refused."""
+    bore = plant.signal("inspect-01", "bore_diameter")
+    assert (bore.lsl, bore.usl, bore.target, bore.has_spec) == (41.975, 42.025, 42.0, True)
+    assert not plant.signal("cnc-01", "power").has_spec
+    data = _example()
+    data["lines"][0]["assets"][3]["signals"][0]["lsl"] = 43.0
+    (problem,) = _problems(data)
+    assert "(bore_diameter)" in problem and "lsl=43.0 >= usl=42.025" in problem
+
+
 def test_unknown_key_is_named() -> None:
     """A misspelt key is reported as unknown, not ignored."""
     data = _example()

@@ -77,6 +77,12 @@ class Signal(_Model):
     sample_s: float = Field(1.0, gt=0)
     aliases: tuple[str, ...] = ()
     """Other column names or tags that mean this signal in source files."""
+    lsl: float | None = None
+    """Lower specification limit of a quality characteristic (SPC, capability, certificates)."""
+    usl: float | None = None
+    """Upper specification limit."""
+    target: float | None = None
+    """Nominal value, when it is not the middle of the specification."""
 
     @model_validator(mode="after")
     def _range_is_ordered(self) -> Signal:
@@ -85,7 +91,17 @@ class Signal(_Model):
                 f"expected range is empty: min={self.min!r} >= max={self.max!r}; "
                 "set min below max (or drop one of them for an open range)"
             )
+        if self.lsl is not None and self.usl is not None and self.lsl >= self.usl:
+            raise ValueError(
+                f"specification is empty: lsl={self.lsl!r} >= usl={self.usl!r}; "
+                "set lsl below usl (or drop one of them for a one-sided specification)"
+            )
         return self
+
+    @property
+    def has_spec(self) -> bool:
+        """Whether a specification limit is declared (the signal is a quality characteristic)."""
+        return self.lsl is not None or self.usl is not None
 
 
 class Asset(_Model):

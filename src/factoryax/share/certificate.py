@@ -114,12 +114,20 @@ class Certificate(_Model):
 
 
 def specs_from_plant(plant: PlantModel) -> dict[str, SpecLimits]:
-    """Spec limits the plant model knows: ``[twin.quality]`` nominal ± tolerance.
+    """Spec limits the plant model knows, keyed by signal id.
 
-    The plant model has no quality-spec section yet; the twin's quality settings are the
-    one place a plant states them today. Applied to ``measurement_signal``, else to every
+    Signals with ``lsl``/``usl`` in ``plant.toml`` win; otherwise the twin's
+    ``[twin.quality]`` nominal ± tolerance applies to ``measurement_signal``, else to every
     signal named like a dimension (``bore_diameter``, ``length`` …).
     """
+    declared = {
+        s.id: SpecLimits(s.lsl, s.usl)
+        for _, asset in plant.iter_assets()
+        for s in asset.signals
+        if s.has_spec
+    }
+    if declared:
+        return declared
     quality = plant.twin.get("quality") if isinstance(plant.twin, dict) else None
     if not isinstance(quality, dict) or "nominal_mm" not in quality:
         return {}

@@ -109,14 +109,20 @@ class ReportData:
 def default_specs(plant: PlantModel) -> dict[str, SpecLimits]:
     """Spec limits the plant model implies, keyed ``asset.signal``.
 
-    ``plant.toml`` has no spec-limit fields yet; until it does, the digital twin's
-    ``[twin.quality]`` (nominal ± tolerance at the inspection asset's dimension signal)
-    is used when the plant declares that signal.
+    Signals with ``lsl``/``usl`` in ``plant.toml`` come first; for the inspection
+    dimension of a line that declares none, the digital twin's ``[twin.quality]``
+    (nominal ± tolerance) is used.
     """
+    declared = {
+        f"{a.id}.{s.id}": SpecLimits(s.lsl, s.usl, s.target)
+        for _, a in plant.iter_assets()
+        for s in a.signals
+        if s.has_spec
+    }
     try:
         q = TwinConfig.from_plant(plant).quality
     except ConfigError:
-        return {}
+        return declared
     out: dict[str, SpecLimits] = {}
     for line in plant.lines:
         inspection = q.inspection_asset or next(
@@ -131,7 +137,7 @@ def default_specs(plant: PlantModel) -> dict[str, SpecLimits]:
         if signal is not None:
             lo, hi = q.nominal_mm - q.tolerance_mm, q.nominal_mm + q.tolerance_mm
             out[f"{inspection}.{signal}"] = SpecLimits(lo, hi, q.nominal_mm)
-    return out
+    return out | declared
 
 
 def build(
