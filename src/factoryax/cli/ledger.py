@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from factoryax.cli.main import WorkspaceOpt
 from factoryax.config import Workspace
 from factoryax.core import FactoryAXError
 from factoryax.ledger import (
@@ -46,17 +47,6 @@ app = typer.Typer(
     "evidence bundles, audit the store.",
     no_args_is_help=True,
 )
-
-WorkspaceOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--workspace",
-        "-w",
-        help="Workspace folder (holds plant.toml). Default: FACTORYAX_WORKSPACE, "
-        "else this folder or the nearest parent with a plant.toml.",
-        show_default=False,
-    ),
-]
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:

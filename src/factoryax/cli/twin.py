@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from factoryax.cli.main import WorkspaceOpt
 from factoryax.config import Workspace
 from factoryax.core import FactoryAXError, PlantModel
 from factoryax.twin import (
@@ -36,12 +37,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-WorkspaceOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--workspace", "-w", help="Workspace folder (holds plant.toml).", show_default=False
-    ),
-]
 SeedOpt = Annotated[
     int | None, typer.Option(help="Seed of every random draw (default: twin.seed in plant.toml).")
 ]
