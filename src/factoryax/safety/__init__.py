@@ -1,0 +1,40 @@
+"""Shop-floor safety: a rules engine and the ISA-18.2 alarm lifecycle.
+
+Contract:
+
+- rules come from the plant model's ``[safety]`` table (:func:`parse_safety`), errors name
+  the key path, the value and the fix;
+- readings drive evaluation in timestamp order; their timestamps are the clock;
+- fail closed: a rule that raises, a non-finite value or a silent input raises its alarm;
+- every alarm transition is an :class:`AlarmEvent` with who and why, a row for ``events``.
+"""
+
+from __future__ import annotations
+
+from factoryax.safety.alarms import Alarm, AlarmEvent, AlarmState
+from factoryax.safety.engine import Reading, SafetyEngine
+from factoryax.safety.expr import Expr, ExpressionError, parse_expr
+from factoryax.safety.health import Flood, alarms_per_hour, bad_actors, chattering, floods
+from factoryax.safety.rules import SafetyConfig, parse_safety
+from factoryax.safety.twincheck import Detection, readings_of, score_incidents
+
+__all__ = [
+    "Alarm",
+    "AlarmEvent",
+    "AlarmState",
+    "Detection",
+    "Expr",
+    "ExpressionError",
+    "Flood",
+    "Reading",
+    "SafetyConfig",
+    "SafetyEngine",
+    "alarms_per_hour",
+    "bad_actors",
+    "chattering",
+    "floods",
+    "parse_expr",
+    "parse_safety",
+    "readings_of",
+    "score_incidents",
+]
