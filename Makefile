@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: install lint test bench demo clean
+.PHONY: install system-deps lint test bench demo clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,12 +15,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install FactoryAX with its dev tools
 
+system-deps:  ## Korean font, pdftoppm and an MQTT broker for the tests (apt, when missing)
+	bash scripts/system-deps.sh
+
 lint: $(STAMP)  ## ruff (lint + format check) and mypy --strict
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
-test: $(STAMP)  ## the whole test suite, doctests included
+test: $(STAMP) system-deps  ## the whole test suite, doctests included
 	$(BIN)/pytest -q $(ARGS)
 
 bench: $(STAMP)  ## every benchmark; each prints its ratio to a baseline measured in the same run
