@@ -7,6 +7,7 @@ from factoryax.cli.demo import demo
 from factoryax.cli.ledger import app as ledger_app
 from factoryax.cli.ledger import verify
 from factoryax.cli.main import app
+from factoryax.cli.safety import app as safety_app
 from factoryax.cli.twin import app as twin_app
 
 app.command()(demo)
@@ -16,6 +17,7 @@ app.add_typer(ledger_app, name="ledger")
 app.command("report")(report)
 app.add_typer(kpi_app, name="kpi")
 app.add_typer(spc_app, name="spc")
+app.add_typer(safety_app, name="safety")
 
 __all__ = ["app", "main"]
 
