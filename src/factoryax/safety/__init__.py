@@ -15,6 +15,14 @@ from factoryax.safety.alarms import Alarm, AlarmEvent, AlarmState
 from factoryax.safety.engine import Reading, SafetyEngine
 from factoryax.safety.expr import Expr, ExpressionError, parse_expr
 from factoryax.safety.health import Flood, alarms_per_hour, bad_actors, chattering, floods
+from factoryax.safety.notify import (
+    Delivery,
+    Dispatcher,
+    Notifier,
+    NotifyConfig,
+    SmtpNotifier,
+    WebhookNotifier,
+)
 from factoryax.safety.rules import SafetyConfig, parse_safety
 from factoryax.safety.twincheck import Detection, readings_of, score_incidents
 
@@ -22,13 +30,19 @@ __all__ = [
     "Alarm",
     "AlarmEvent",
     "AlarmState",
+    "Delivery",
     "Detection",
+    "Dispatcher",
     "Expr",
     "ExpressionError",
     "Flood",
+    "Notifier",
+    "NotifyConfig",
     "Reading",
     "SafetyConfig",
     "SafetyEngine",
+    "SmtpNotifier",
+    "WebhookNotifier",
     "alarms_per_hour",
     "bad_actors",
     "chattering",
