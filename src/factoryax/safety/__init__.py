@@ -12,6 +12,14 @@ Contract:
 from __future__ import annotations
 
 from factoryax.safety.alarms import Alarm, AlarmEvent, AlarmState
+from factoryax.safety.devices import (
+    DetectionError,
+    TwinScore,
+    camera_readings,
+    event_readings,
+    score_twin,
+    twin_rules,
+)
 from factoryax.safety.engine import Reading, SafetyEngine
 from factoryax.safety.expr import Expr, ExpressionError, parse_expr
 from factoryax.safety.health import Flood, alarms_per_hour, bad_actors, chattering, floods
@@ -23,6 +31,7 @@ from factoryax.safety.notify import (
     SmtpNotifier,
     WebhookNotifier,
 )
+from factoryax.safety.records import record_incident, record_incidents
 from factoryax.safety.rules import SafetyConfig, parse_safety
 from factoryax.safety.twincheck import Detection, readings_of, score_incidents
 
@@ -32,6 +41,7 @@ __all__ = [
     "AlarmState",
     "Delivery",
     "Detection",
+    "DetectionError",
     "Dispatcher",
     "Expr",
     "ExpressionError",
@@ -42,13 +52,20 @@ __all__ = [
     "SafetyConfig",
     "SafetyEngine",
     "SmtpNotifier",
+    "TwinScore",
     "WebhookNotifier",
     "alarms_per_hour",
     "bad_actors",
+    "camera_readings",
     "chattering",
+    "event_readings",
     "floods",
     "parse_expr",
     "parse_safety",
     "readings_of",
+    "record_incident",
+    "record_incidents",
     "score_incidents",
+    "score_twin",
+    "twin_rules",
 ]
