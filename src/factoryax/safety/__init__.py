@@ -22,7 +22,15 @@ from factoryax.safety.devices import (
 )
 from factoryax.safety.engine import Reading, SafetyEngine
 from factoryax.safety.expr import Expr, ExpressionError, parse_expr
+from factoryax.safety.flood import (
+    FloodGate,
+    FloodSummary,
+    StaleAlarm,
+    alarms_per_operator_hour,
+    stale_alarms,
+)
 from factoryax.safety.health import Flood, alarms_per_hour, bad_actors, chattering, floods
+from factoryax.safety.intake import MqttDetectionSource, Rejected, spc_readings
 from factoryax.safety.notify import (
     Delivery,
     Dispatcher,
@@ -46,15 +54,21 @@ __all__ = [
     "Expr",
     "ExpressionError",
     "Flood",
+    "FloodGate",
+    "FloodSummary",
+    "MqttDetectionSource",
     "Notifier",
     "NotifyConfig",
     "Reading",
+    "Rejected",
     "SafetyConfig",
     "SafetyEngine",
     "SmtpNotifier",
+    "StaleAlarm",
     "TwinScore",
     "WebhookNotifier",
     "alarms_per_hour",
+    "alarms_per_operator_hour",
     "bad_actors",
     "camera_readings",
     "chattering",
@@ -67,5 +81,7 @@ __all__ = [
     "record_incidents",
     "score_incidents",
     "score_twin",
+    "spc_readings",
+    "stale_alarms",
     "twin_rules",
 ]
