@@ -107,6 +107,19 @@ def test_publish_is_idempotent(ws: Path) -> None:
     assert len(events(ws)) == len(first)
 
 
+def test_publish_records_incidents_in_the_ledger_once(ws: Path) -> None:
+    """With a ledger, --publish commits the activation as a safety_incident, only once."""
+    from factoryax.ledger import Ledger
+
+    Ledger.for_workspace(ws, "changwon-1").close()
+    for _ in range(2):
+        code, out = run("check", "--period", PERIOD, "-w", str(ws), "--publish")
+        assert code == 0, out
+    with Ledger.for_workspace(ws, "changwon-1") as ledger:
+        assert len(ledger.find("safety_incident")) == 1
+        assert ledger.size == 1
+
+
 def test_other_day_has_no_alarms(ws: Path) -> None:
     """A period without readings reports no transitions."""
     code, out = run("check", "--period", "2026-11-10", "-w", str(ws))

@@ -23,6 +23,7 @@ from factoryax.cli.main import WorkspaceOpt, open_workspace
 from factoryax.config import Workspace
 from factoryax.core import FactoryAXError, utc_now
 from factoryax.ingest.rows import ingest_rows
+from factoryax.ledger import LEDGER_DIR, Ledger
 from factoryax.safety import (
     AlarmEvent,
     Reading,
@@ -33,6 +34,7 @@ from factoryax.safety import (
     chattering,
     floods,
     parse_safety,
+    record_incidents,
 )
 from factoryax.safety.rules import (
     ExpressionRule,
@@ -187,22 +189,42 @@ def check(
     _print_events(events, zone, max_rows)
     _print_health(events, start, end)
     if publish:
-        rows = [e.to_row() for e in events]
-        if rows:
-            report = ingest_rows(
-                "events",
-                pa.Table.from_pylist(rows),
-                plant=plant,
-                lake=ws.lake,
-                source=f"safety check {Period.parse(period).label}",
-            )
-            console.print(
-                f"[green]published[/green] {report.readings_accepted:,} event(s) "
-                f"({report.duplicates_skipped:,} already stored, "
-                f"{report.quarantined:,} quarantined)"
-            )
-        else:
-            console.print("published 0 event(s): nothing to write")
+        _publish(ws, events, label=Period.parse(period).label)
+
+
+def _publish(ws: Workspace, events: Sequence[AlarmEvent], *, label: str) -> None:
+    """Stores new alarm events in the lake and, when the workspace has a ledger, commits
+    the new activations and acknowledgements as tamper-evident records (idempotent)."""
+    rows = [e.to_row() for e in events]
+    if not rows:
+        console.print("published 0 event(s): nothing to write")
+        return
+    ids = [str(r["event_id"]) for r in rows]
+    stored = set(
+        ws.lake.query("SELECT event_id FROM events WHERE event_id IN (SELECT unnest(?))", [ids])
+        .column("event_id")
+        .to_pylist()
+    )
+    report = ingest_rows(
+        "events",
+        pa.Table.from_pylist(rows),
+        plant=ws.plant,
+        lake=ws.lake,
+        source=f"safety check {label}",
+    )
+    console.print(
+        f"[green]published[/green] {report.readings_accepted:,} event(s) "
+        f"({report.duplicates_skipped:,} already stored, {report.quarantined:,} quarantined)"
+    )
+    if not (ws.root / LEDGER_DIR / "ledger.sqlite").is_file():
+        console.print(
+            "no ledger in this workspace (factoryax ledger keygen): incidents not recorded"
+        )
+        return
+    new = [e for e in events if e.event_id not in stored]
+    with Ledger.for_workspace(ws.root, ws.plant.site.id) as ledger:
+        receipts = record_incidents(ledger, new)
+    console.print(f"recorded {len(receipts):,} incident/acknowledgement record(s) in the ledger")
 
 
 def _local(value: dt.datetime, zone: dt.tzinfo) -> str:
