@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from factoryax.analytics import Period
+from factoryax.cli.analytics import PeriodOpt
 from factoryax.cli.main import WorkspaceOpt, open_workspace
 from factoryax.config import Workspace
 from factoryax.core import FactoryAXError, utc_now
@@ -69,16 +70,6 @@ above = 90                   # and/or `below`
 deadband = 5                 # clears below 85
 priority = "high"            # low | medium | high | urgent
 """
-
-PeriodOpt = Annotated[
-    str,
-    typer.Option(
-        "--period",
-        "-p",
-        help="2026-11-23 (a day), 2026-11-23/night (a shift), 2026-W48 (a week) or "
-        "2026-11-01..2026-11-30.",
-    ),
-]
 
 
 def _fail(message: str) -> typer.Exit:
