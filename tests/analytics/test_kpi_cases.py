@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from factoryax.analytics import KpiConfig, Period, compute_kpis
+from factoryax.analytics.downtime import loss_items
+from factoryax.analytics.reasons import Bucket
 from factoryax.core import ConfigError
 
 from .conftest import MONDAY, at, fill_lake, make_plant, spread
@@ -216,3 +220,40 @@ def test_a_period_without_planned_shifts_says_so(tmp_path: Path) -> None:
     assert table.rows == () and [n.code for n in table.notices] == ["no_shift"]
     assert table.total().availability is None
     assert MONDAY + dt.timedelta(days=6) == dt.date(2026, 11, 29)
+
+
+def test_a_reason_an_operator_gives_later_replaces_the_recorded_one(tmp_path: Path) -> None:
+    """A ``downtime.reason`` event keyed to a stop's start re-files its time under that
+    reason (the latest given wins); a reason keyed to no stop changes nothing."""
+    plant = make_plant([{"name": "a", "start": "08:00", "end": "09:00"}])
+    d = "2026-11-23 "
+    states = [
+        (at(d + "08:00"), at(d + "08:30"), "running", None),
+        (at(d + "08:30"), at(d + "08:50"), "down", None),
+        (at(d + "08:50"), at(d + "09:00"), "running", None),
+    ]
+    lake = fill_lake(tmp_path, states)
+    day = Period.parse("2026-11-23")
+    before = loss_items(compute_kpis(lake, plant, day))
+    assert [(i.code, i.bucket, i.seconds) for i in before] == [(None, Bucket.DOWN, 1200.0)]
+
+    def given(minute: int, start: str, code: str) -> dict[str, object]:
+        payload = {"start": at(d + start).isoformat(), "reason_code": code, "who": "kim"}
+        return {
+            "site": "s1",
+            "ts": at(d + f"10:{minute:02d}"),
+            "event_id": f"r{minute}",
+            "kind": "downtime.reason",
+            "asset": "m1",
+            "payload": json.dumps(payload),
+        }
+
+    rows = [given(1, "08:30", "TOOL"), given(2, "08:30", "BREAKDOWN"), given(3, "08:31", "PM")]
+    lake.append("events", pa.Table.from_pylist(rows))
+    table = compute_kpis(lake, plant, day)
+    after = loss_items(table)
+    assert [(i.code, i.bucket, i.seconds) for i in after] == [
+        ("BREAKDOWN", Bucket.DOWN, 1200.0)
+    ]
+    assert table.rows[0].failures == 1
+    assert table.rows[0].availability == pytest.approx(2400 / 3600)

@@ -9,6 +9,9 @@ DuckDB does the heavy lifting, so a year of state rows never enters Python:
    only when some rows of an asset overlap does this pass also flag each row against its
    neighbours (a wide sort). Rows the minute cannot place — spanning windows, starting in
    a partial minute — overlapping rows, and every ``down`` row are set aside as lists.
+   A reason an operator gave later (an ``events`` row of kind ``downtime.reason`` whose
+   payload names the stop's ``start`` and ``reason_code``; the dashboard writes them)
+   replaces the recorded reason; the latest one given wins.
 2. **The set-aside rows** (few) are clipped to the windows with a range join. Overlapping
    rows are cut into elementary segments and each segment goes to the overlapping row of
    highest :data:`~factoryax.analytics.reasons.PRIORITY` (ties: the later start), so no
@@ -238,11 +241,23 @@ def _time_sql(tree: ReasonTree, micro_stop_s: float, overlaps: bool, assets: str
         else "FALSE"
     )
     return f"""
-WITH s AS (
+WITH given AS (
+    SELECT asset::VARCHAR AS asset,
+           CAST(json_extract_string(payload, '$.start') AS TIMESTAMPTZ) AS start,
+           arg_max(json_extract_string(payload, '$.reason_code'), ts) AS reason_code
+    FROM events
+    WHERE kind = 'downtime.reason' AND asset IN {assets}
+    GROUP BY ALL
+),
+st AS (
+    SELECT x.* REPLACE (coalesce(given.reason_code, x.reason_code::VARCHAR) AS reason_code)
+    FROM states x LEFT JOIN given ON given.asset = x.asset::VARCHAR AND given.start = x.start
+    WHERE x.asset IN {assets} AND x.start < $2 AND x."end" > $1
+),
+s AS (
     SELECT asset::VARCHAR AS asset, reason_code::VARCHAR AS reason_code, start, "end",
            {bucket} AS bucket
-    FROM states
-    WHERE asset IN {assets} AND start < $2 AND "end" > $1
+    FROM st
 ),
 m AS (SELECT *, {flag} AS overlapped FROM s),
 c AS (
