@@ -252,8 +252,6 @@ def test_a_reason_an_operator_gives_later_replaces_the_recorded_one(tmp_path: Pa
     lake.append("events", pa.Table.from_pylist(rows))
     table = compute_kpis(lake, plant, day)
     after = loss_items(table)
-    assert [(i.code, i.bucket, i.seconds) for i in after] == [
-        ("BREAKDOWN", Bucket.DOWN, 1200.0)
-    ]
+    assert [(i.code, i.bucket, i.seconds) for i in after] == [("BREAKDOWN", Bucket.DOWN, 1200.0)]
     assert table.rows[0].failures == 1
     assert table.rows[0].availability == pytest.approx(2400 / 3600)
