@@ -1,0 +1,142 @@
+"""Plans and the offline planner's templates (one per intent).
+
+A :class:`Plan` is either tool calls, a clarifying question (a required slot is
+ambiguous) or an abstention naming what is missing. The offline planner maps the
+classified intent and the filled slots onto a template; it never guesses a slot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from factoryax.agent.nlu import Slots
+
+__all__ = ["INTENT_TOOLS", "Plan", "ToolCall", "template_plan"]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One planned call."""
+
+    tool: str
+    args: dict[str, Any]
+
+
+@dataclass
+class Plan:
+    """What to do: ``calls``, or ``clarify`` (question + options), or ``missing``."""
+
+    intent: str
+    calls: list[ToolCall] = field(default_factory=list)
+    clarify: str | None = None
+    options: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+INTENT_TOOLS = {
+    "kpi": "get_kpis",
+    "downtime": "downtime_pareto",
+    "spc": "spc_signals",
+    "capability": "process_capability",
+    "anomaly": "list_anomalies",
+    "alarms": "list_alarms",
+    "ack": "ack_alarm",
+    "ledger": "verify_ledger",
+    "certificate": "draft_certificate",
+    "issue": "issue_certificate",
+    "whatif": "twin_what_if",
+    "inquiry": "draft_inquiry_reply",
+    "eightd": "draft_8d",
+    "rul": "rul_ranking",
+    "promote": "promote_model",
+}
+"""Intent → the tool its template calls (``unsupported`` has none)."""
+
+_CLARIFY = {
+    "asset": ("어느 설비를 말씀하시나요?", "Which asset do you mean?"),
+    "signal": ("어느 신호(측정 항목)를 말씀하시나요?", "Which signal do you mean?"),
+    "lot": ("어느 로트인가요? (예: L0003)", "Which lot? (e.g. L0003)"),
+    "alarm": ("어느 알람을 확인(ack)할까요?", "Which alarm should be acknowledged?"),
+    "whatif": (
+        "어느 설비의 어떤 값을 바꿔 볼까요? (예: 프레스 MTBF 60시간)",
+        "Which asset and parameter should change? (e.g. press MTBF 60 h)",
+    ),
+}
+
+
+def _ask(plan: Plan, what: str, lang: str, options: list[str]) -> Plan:
+    ko, en = _CLARIFY[what]
+    plan.clarify = ko if lang == "ko" else en
+    plan.options = options
+    return plan
+
+
+def template_plan(
+    intent: str, slots: Slots, lang: str, *, available: set[str], all_assets: list[str]
+) -> Plan:
+    """The plan of ``intent`` with ``slots``; clarifies or abstains instead of guessing."""
+    plan = Plan(intent)
+    tool = INTENT_TOOLS.get(intent)
+    if tool is None or tool not in available:
+        plan.missing.append(
+            "a tool for this question" if tool is None else f"the {tool} tool (not installed)"
+        )
+        return plan
+    if slots.unknown:
+        plan.missing.extend(f"{u} (not in this plant or its data)" for u in slots.unknown)
+        return plan
+    period = slots.period or ""
+    if intent in ("kpi", "downtime"):
+        if len(slots.asset_candidates) > 1:
+            return _ask(plan, "asset", lang, slots.asset_candidates)
+        args: dict[str, Any] = {"period": period}
+        if slots.asset:
+            args["asset"] = slots.asset
+        plan.calls.append(ToolCall(tool, args))
+    elif intent in ("anomaly", "alarms"):
+        args = {"period": period}
+        if slots.asset:
+            args["asset"] = slots.asset
+        plan.calls.append(ToolCall(tool, args))
+    elif intent in ("spc", "capability"):
+        if slots.signal is None or slots.asset is None:
+            if len(slots.signal_candidates) > 1:
+                return _ask(plan, "signal", lang, slots.signal_candidates)
+            if intent == "capability" and not slots.signal_candidates:
+                slots.asset, slots.signal = "inspect-01", "bore_diameter"
+            else:
+                return _ask(plan, "signal", lang, slots.signal_candidates)
+        plan.calls.append(
+            ToolCall(tool, {"asset": slots.asset, "signal": slots.signal, "period": period})
+        )
+    elif intent in ("certificate", "issue", "inquiry", "eightd"):
+        if slots.lot is None:
+            return _ask(plan, "lot", lang, [])
+        plan.calls.append(ToolCall(tool, {"lot": slots.lot}))
+    elif intent == "ack":
+        if slots.event_id:
+            plan.calls.append(ToolCall(tool, {"event_id": slots.event_id}))
+        elif slots.latest or slots.asset:
+            args = {"period": period}
+            if slots.asset:
+                args["asset"] = slots.asset
+            plan.calls.append(ToolCall("list_alarms", args))
+            plan.calls.append(ToolCall(tool, {"event_id": "$latest_alarm"}))
+        else:
+            return _ask(plan, "alarm", lang, [])
+    elif intent == "ledger":
+        plan.calls.append(ToolCall(tool, {}))
+    elif intent == "whatif":
+        if slots.asset is None or slots.parameter is None or slots.value is None:
+            return _ask(plan, "whatif", lang, all_assets)
+        plan.calls.append(
+            ToolCall(
+                tool, {"asset": slots.asset, "parameter": slots.parameter, "value": slots.value}
+            )
+        )
+    elif intent == "rul":
+        plan.calls.append(ToolCall(tool, {}))
+    else:
+        plan.missing.append("a tool for this question")
+    return plan

@@ -1,0 +1,133 @@
+"""The CLI commands, mounted on a local Typer app as cli/__init__.py will mount them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from typer.testing import CliRunner
+
+from factoryax.cli.agent import app as agent_app
+from factoryax.cli.agent import ask
+from factoryax.cli.eval import app as eval_app
+from factoryax.config import Workspace
+
+
+def _app() -> typer.Typer:
+    root = typer.Typer()
+    root.command()(ask)
+    root.add_typer(agent_app, name="agent")
+    root.add_typer(eval_app, name="eval")
+    return root
+
+
+def test_ask_then_approve(workspace: Workspace, lot: str) -> None:
+    """`ask` parks the issue; `agent approve` by another user runs it."""
+    runner = CliRunner()
+    w = str(workspace.root)
+    ref = lot.rsplit("-", 1)[1]
+    r = runner.invoke(
+        _app(),
+        [
+            "ask",
+            f"로트 {ref} 성적서 발행해줘",
+            "-w",
+            w,
+            "-u",
+            "kim",
+            "-r",
+            "quality",
+            "--today",
+            "2026-11-24",
+            "--json",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    pending = json.loads(r.output)["pending"]
+    assert pending and pending.startswith("pa-")
+    r = runner.invoke(_app(), ["agent", "approve", pending, "-w", w, "-u", "kim", "-r", "quality"])
+    assert r.exit_code == 2 and "cannot approve" in r.output
+    r = runner.invoke(_app(), ["agent", "approve", pending, "-w", w, "-u", "park", "-r", "manager"])
+    assert r.exit_code == 0 and "done" in r.output
+
+
+def test_eval_run_reports_figures(workspace: Workspace, tmp_path: Path) -> None:
+    """`eval run` scores a small suite and prints pass rate, pass^k and latency."""
+    lines = [
+        {
+            "id": "a-ko",
+            "text": "어제 OEE 알려줘",
+            "lang": "ko",
+            "category": "kpi",
+            "scoring": "tool_call",
+            "expected_tool": "get_kpis",
+            "expected_args": {"period": "{yesterday}"},
+        },
+        {
+            "id": "a-en",
+            "text": "What's the weather tomorrow?",
+            "lang": "en",
+            "category": "unanswerable",
+            "scoring": "abstain",
+        },
+        {
+            "id": "b-en",
+            "text": "Show the vibration control chart",
+            "lang": "en",
+            "category": "ambiguous",
+            "scoring": "clarify",
+        },
+    ]
+    suite = tmp_path / "s.jsonl"
+    suite.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    r = CliRunner().invoke(
+        _app(), ["eval", "run", str(suite), "-w", str(workspace.root), "-k", "2", "-o", "json"]
+    )
+    assert r.exit_code == 0, r.output
+    (summary,) = json.loads(r.output)
+    assert summary["runs"] == 6 and summary["pass_rate"] == 1.0 and summary["pass^2"] == 1.0
+    assert summary["p95_s"] >= summary["p50_s"] > 0
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x", "text": "t", "lang": "fr"}\n', encoding="utf-8")
+    r = CliRunner().invoke(_app(), ["eval", "run", str(bad), "-w", str(workspace.root)])
+    assert r.exit_code == 2 and "line 1" in r.output
+
+
+def test_eval_with_llm_judge_at_a_loopback_endpoint(workspace: Workspace, tmp_path: Path) -> None:
+    """The optional judge grades each answer; its mean is reported beside the scores."""
+    from factoryax.testing import ScriptedLLM, Step
+
+    suite = tmp_path / "s.jsonl"
+    line = {
+        "id": "j-ko",
+        "text": "어제 OEE 알려줘",
+        "lang": "ko",
+        "category": "kpi",
+        "scoring": "tool_call",
+        "expected_tool": "get_kpis",
+        "expected_args": {"period": "{yesterday}"},
+    }
+    suite.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    with ScriptedLLM([Step(content='{"score": 1}'), Step(content="no json here")]) as judge:
+        r = CliRunner().invoke(
+            _app(),
+            [
+                "eval",
+                "run",
+                str(suite),
+                "-w",
+                str(workspace.root),
+                "-k",
+                "2",
+                "-o",
+                "json",
+                "--judge-url",
+                judge.base_url,
+            ],
+        )
+    assert r.exit_code == 0, r.output
+    (summary,) = json.loads(r.output)
+    assert summary["judge_mean"] == 1.0 and summary["pass_rate"] == 1.0
+    body = judge.requests[0]["messages"][1]["content"]
+    assert "get_kpis" in body and "어제 OEE" in body
