@@ -1,0 +1,327 @@
+"""``factoryax detect …``: train, score, backtest, shadow and promote anomaly models.
+
+Mount in ``cli/__init__.py``::
+
+    from factoryax.cli.detect import app as detect_app
+    app.add_typer(detect_app, name="detect")
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from factoryax.cli.main import WorkspaceOpt, open_workspace
+from factoryax.config import Workspace
+from factoryax.core import FactoryAXError
+from factoryax.detect import (
+    DETECTORS,
+    AlarmTracker,
+    Registry,
+    anomaly_model_name,
+    backtest,
+    default_detector,
+    gate,
+    list_models,
+    predict_rul,
+    promote,
+    read_wide,
+    score_and_alarm,
+    shadow,
+    train_rul,
+)
+
+__all__ = ["app"]
+
+console = Console()
+err_console = Console(stderr=True)
+
+app = typer.Typer(
+    help="AI detection: train anomaly models on the lake, backtest and shadow them, and "
+    "promote them through a recorded gate (see docs/detect.md).",
+    no_args_is_help=True,
+)
+
+FromOpt = Annotated[
+    str | None, typer.Option("--from", help="Window start, ISO 8601 (default: first reading).")
+]
+ToOpt = Annotated[
+    str | None, typer.Option("--to", help="Window end, ISO 8601, exclusive (default: last).")
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    err_console.print(f"[red]error:[/red] {escape(message)}")
+    return typer.Exit(2)
+
+
+def _instant(text: str | None, what: str) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise _fail(f"{what} {text!r} is not ISO 8601; use e.g. 2026-11-23T08:00+09:00") from None
+    if value.tzinfo is None:
+        raise _fail(f"{what} {text!r} has no time zone; add one, e.g. {text}+09:00 or {text}Z")
+    return value.astimezone(dt.UTC)
+
+
+def _window(ws: Workspace, start: str | None, end: str | None) -> tuple[dt.datetime, dt.datetime]:
+    lo, hi = _instant(start, "--from"), _instant(end, "--to")
+    if lo is None or hi is None:
+        span = ws.lake.query(
+            "SELECT min(ts) AS lo, max(ts) AS hi FROM readings WHERE signal <> 'anomaly_score'"
+        ).to_pylist()[0]
+        if span["lo"] is None:
+            raise _fail("the lake holds no readings; ingest some or run `factoryax twin run`")
+        lo = lo or span["lo"].astimezone(dt.UTC)
+        hi = hi or span["hi"].astimezone(dt.UTC) + dt.timedelta(seconds=1)
+    if hi <= lo:
+        raise _fail(f"empty window: --to {hi.isoformat()} is not after --from {lo.isoformat()}")
+    return lo, hi
+
+
+def _print_json(value: Any) -> None:
+    console.print_json(json.dumps(value, default=str, ensure_ascii=False))
+
+
+@app.command()
+def train(
+    assets: Annotated[list[str] | None, typer.Argument(help="Assets (default: all).")] = None,
+    start: FromOpt = None,
+    end: ToOpt = None,
+    kind: Annotated[
+        str, typer.Option(help=f"Detector: {', '.join(sorted(DETECTORS))}, or 'default'.")
+    ] = "default",
+    task: Annotated[str, typer.Option(help="anomaly or rul.")] = "anomaly",
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Train one model per asset on the lake; registers a candidate.
+
+    --task anomaly (default): an anomaly detector on the readings. --task rul: a
+    remaining-useful-life model labelled by the asset's BREAKDOWN down intervals.
+    """
+    ws = open_workspace(workspace)
+    lo, hi = _window(ws, start, end)
+    if task not in ("anomaly", "rul"):
+        raise _fail(f"--task {task!r} is not one of anomaly, rul")
+    if kind != "default" and kind not in DETECTORS:
+        raise _fail(f"--kind {kind!r} is not one of default, {', '.join(sorted(DETECTORS))}")
+    reg = Registry.for_workspace(ws.root)
+    known = [a.id for _, a in ws.plant.iter_assets()]
+    for asset in assets or known:
+        if asset not in known:
+            raise _fail(f"unknown asset {asset!r}; plant.toml declares {', '.join(known)}")
+        if task == "rul":
+            try:
+                v = train_rul(ws, asset, start=lo, end=hi)
+            except FactoryAXError as exc:
+                console.print(f"{asset}: [yellow]skipped[/yellow] ({escape(str(exc))})")
+                continue
+            console.print(
+                f"{asset}: registered [bold]{v.name}[/bold] v{v.version} (rul, "
+                f"{v.metrics.get('histories')} failure histories)"
+            )
+            continue
+        data = read_wide(ws.lake, asset, lo, hi)
+        if len(data) < 10:
+            console.print(f"{asset}: {len(data)} instant(s) in the window, skipped")
+            continue
+        proto = default_detector() if kind == "default" else DETECTORS[kind](seed=0)
+        try:
+            det = proto.fit(data.columns)
+            v = reg.register(
+                anomaly_model_name(asset),
+                det,
+                asset=asset,
+                fingerprint=data.fingerprint,
+                created_by="cli",
+            )
+        except FactoryAXError as exc:
+            raise _fail(str(exc)) from None
+        console.print(
+            f"{asset}: registered [bold]{v.name}[/bold] v{v.version} ({v.kind}, "
+            f"{data.fingerprint['rows']:,} rows, threshold {v.threshold:.4g})"
+        )
+
+
+@app.command()
+def score(
+    asset: Annotated[str, typer.Argument(help="Asset to score.")],
+    start: FromOpt = None,
+    end: ToOpt = None,
+    version: Annotated[
+        int | None, typer.Option(help="Model version (default: production, else newest).")
+    ] = None,
+    write: Annotated[bool, typer.Option(help="Append scores and alarms to the lake.")] = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Score an asset's readings over a window; print alarms (optionally write them)."""
+    ws = open_workspace(workspace)
+    lo, hi = _window(ws, start, end)
+    reg = Registry.for_workspace(ws.root)
+    name = anomaly_model_name(asset)
+    try:
+        prod = reg.production(name)
+        v = version or (prod.version if prod else reg.get(name).version)
+        det = reg.load_detector(name, v)
+        data = read_wide(ws.lake, asset, lo, hi)
+        lines = {a.id: line.id for line, a in ws.plant.iter_assets()}
+        r, e = score_and_alarm(
+            det,
+            data.ts,
+            data.columns,
+            tracker=AlarmTracker(),
+            site=ws.plant.site.id,
+            line=lines.get(asset),
+            asset=asset,
+            model=name,
+            version=v,
+        )
+    except FactoryAXError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"{asset}: {r.num_rows:,} score(s) with {name} v{v}, {e.num_rows} alarm(s)")
+    for row in e.to_pylist()[:50]:
+        console.print(f"  {row['ts'].isoformat()}  {escape(row['message'])}")
+    if write:
+        ws.lake.append("readings", r)
+        ws.lake.append("events", e)
+        console.print("[green]written[/green] to the lake")
+
+
+@app.command("backtest")
+def backtest_cmd(
+    name: Annotated[str, typer.Argument(help="Model name, e.g. anomaly-press-01.")],
+    version: Annotated[int | None, typer.Option(help="Version (default newest).")] = None,
+    start: FromOpt = None,
+    end: ToOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Backtest a model over a lake window (against the twin's truth where present)."""
+    ws = open_workspace(workspace)
+    lo, hi = _window(ws, start, end)
+    try:
+        result = backtest(ws, name, version, lo, hi)
+    except FactoryAXError as exc:
+        raise _fail(str(exc)) from None
+    _print_json({k: v for k, v in result.items() if k != "fingerprint"})
+
+
+@app.command("shadow")
+def shadow_cmd(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    version: Annotated[int, typer.Argument(help="Candidate version.")],
+    start: FromOpt = None,
+    end: ToOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Run a candidate beside the production version on the same window and compare."""
+    ws = open_workspace(workspace)
+    lo, hi = _window(ws, start, end)
+    try:
+        result = shadow(ws, name, version, lo, hi)
+    except FactoryAXError as exc:
+        raise _fail(str(exc)) from None
+    _print_json(result)
+
+
+@app.command("promote")
+def promote_cmd(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    version: Annotated[int, typer.Argument(help="Version to promote.")],
+    approved_by: Annotated[str, typer.Option("--approved-by", help="Who approves.")],
+    force: Annotated[bool, typer.Option(help="Promote even if the gate fails (recorded).")] = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Gate a backtested version against production; record and apply the decision."""
+    ws = open_workspace(workspace)
+    reg = Registry.for_workspace(ws.root)
+    try:
+        cand = reg.get(name, version)
+        evidence = (cand.shadow or {}).get("candidate") or cand.backtest
+        if evidence is None:
+            raise _fail(
+                f"{name} v{version} has no backtest or shadow run; run "
+                f"`factoryax detect backtest {name} --version {version}` first"
+            )
+        prod = reg.production(name)
+        decision = gate(evidence, prod.backtest if prod is not None else None)
+        result = promote(ws, name, cand.version, decision, approved_by=approved_by, force=force)
+    except FactoryAXError as exc:
+        raise _fail(str(exc)) from None
+    for reason in decision.reasons:
+        console.print(("  [red]" if reason.startswith("FAILED") else "  [green]") + escape(reason))
+    console.print(f"{name} v{cand.version}: [bold]{result['decision']}[/bold]")
+    if result["decision"] != "promoted":
+        raise typer.Exit(1)
+
+
+@app.command()
+def models(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """List registered model versions with stage, metrics and validation figures."""
+    ws = open_workspace(workspace)
+    items = list_models(ws)
+    if as_json:
+        for m in items:
+            console.print(json.dumps(m.model_dump(mode="json"), ensure_ascii=False), soft_wrap=True)
+        return
+    table = Table(title=f"{len(items)} model version(s)", title_justify="left")
+    for col in (
+        "name",
+        "v",
+        "kind",
+        "stage",
+        "asset",
+        "created",
+        "detection",
+        "FA/shift",
+        "lead h",
+    ):
+        table.add_column(col)
+    for m in items:
+        bt = m.backtest or {}
+        dr, fa, lead = (
+            bt.get("detection_rate"),
+            bt.get("false_alarms_per_shift"),
+            bt.get("mean_lead_time_s"),
+        )
+        table.add_row(
+            m.name,
+            str(m.version),
+            m.kind,
+            m.stage,
+            m.asset or "",
+            m.created_at.strftime("%Y-%m-%d %H:%M"),
+            "" if dr is None else f"{dr:.0%}",
+            "" if fa is None else f"{fa:.2f}",
+            "" if lead is None else f"{lead / 3600:.1f}",
+        )
+    console.print(table)
+
+
+@app.command()
+def rul(
+    asset: Annotated[str, typer.Argument(help="Asset.")],
+    at: Annotated[str | None, typer.Option(help="Instant, ISO 8601 (default: now).")] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Remaining useful life of an asset (hours, with the 10-90 % band)."""
+    ws = open_workspace(workspace)
+    try:
+        summary, est = predict_rul(ws, asset, at=_instant(at, "--at"))
+    except FactoryAXError as exc:
+        raise _fail(str(exc)) from None
+    console.print(
+        f"{asset}: RUL {est.rul:.1f} h (band {est.low:.1f}–{est.high:.1f} h) "
+        f"with {summary.name} v{summary.version}"
+    )
