@@ -6,6 +6,7 @@ from factoryax.cli.agent import app as agent_app
 from factoryax.cli.agent import ask
 from factoryax.cli.analytics import kpi_app, report, spc_app
 from factoryax.cli.demo import demo
+from factoryax.cli.detect import app as detect_app
 from factoryax.cli.eval import app as eval_app
 from factoryax.cli.ledger import app as ledger_app
 from factoryax.cli.ledger import verify
@@ -26,6 +27,7 @@ app.add_typer(safety_app, name="safety")
 app.command()(serve)
 app.add_typer(token_app, name="token")
 app.add_typer(optimize_app, name="optimize")
+app.add_typer(detect_app, name="detect")
 app.command()(ask)
 app.add_typer(agent_app, name="agent")
 app.add_typer(eval_app, name="eval")

@@ -30,6 +30,7 @@ from factoryax.api import ApiContext, Role, create_app, store_alarm_events
 from factoryax.cli.main import example_plant_toml, open_workspace, status
 from factoryax.config import PLANT_FILE, Workspace
 from factoryax.core import FactoryAXError, utc_now
+from factoryax.detect import DemoReport, LiveScorer, fit_and_validate_demo, list_models
 from factoryax.ingest import ingest_rows
 from factoryax.ledger import Ledger
 from factoryax.safety import (
@@ -130,6 +131,7 @@ class LiveFeed:
         compact_s: float = 600.0,
     ) -> None:
         self.ctx, self.run, self.engine = ctx, run, engine
+        self.scorer = LiveScorer(ctx.ws)
         self.device = sorted((r for r in device if r.ts >= cursor), key=lambda r: r.ts)
         self.cursor = cursor
         self.period_s, self.compact_s = period_s, compact_s
@@ -168,6 +170,12 @@ class LiveFeed:
                 self.engine, device, batch.get("readings", self.run.readings.slice(0, 0))
             )
             events += self.engine.advance(now)
+            if "readings" in batch and self.scorer.assets:
+                # Scores and alarms of the promoted models; derived rows (the
+                # ``anomaly_score`` signal is not a declared one) go straight to the lake.
+                for name, rows in self.scorer.process(batch["readings"]).items():
+                    if rows.num_rows:
+                        ws.lake.append(name, rows)
         store_alarm_events(self.ctx, events)
         self.cursor = now
         self.released += landed
@@ -264,6 +272,11 @@ def demo(
         ctx = ApiContext(ws)
         store_alarm_events(ctx, events)
         progress.update(saf, completed=2)
+        det = progress.add_task("anomaly models: train, backtest, gate, promote", total=1)
+        # A rerun keeps the models already deployed (and so adds nothing, like the data).
+        deployed = [m for m in list_models(ws) if m.stage == "production"]
+        found = None if deployed else fit_and_validate_demo(ws)
+        progress.update(det, completed=1)
         lots = _latest_lots(ws, 2)
         cert = progress.add_task("certificates of the latest lots", total=max(1, len(lots)))
         with Ledger.for_workspace(ws.root, ws.plant.site.id) as ledger:
@@ -281,6 +294,11 @@ def demo(
     console.print(
         f"{alarms} alarm(s) raised; certificates issued for {', '.join(lots) or 'no lot'}"
     )
+    if found is not None:
+        _detection_summary(found)
+    else:
+        names = ", ".join(f"{m.name} v{m.version}" for m in deployed)
+        console.print(f"anomaly models already in production (kept): {names}")
     if written.truth_files:
         truth = os.path.commonpath([str(p) for p in written.truth_files.values()])
         console.print(f"ground truth for scoring detectors (kept out of the lake): {truth}")
@@ -317,6 +335,30 @@ def _serve(
     finally:
         feed.stop()
         ctx.close()
+
+
+def _detection_summary(found: DemoReport) -> None:
+    """What the anomaly models were checked against and whether each was promoted."""
+    table = Table(title="anomaly models (backtest on the twin's truth)", title_justify="left")
+    for col in ("asset", "model", "promoted", "why"):
+        table.add_column(col)
+    for asset, info in sorted(found.assets.items()):
+        reasons = info.get("reasons") or []
+        table.add_row(
+            asset,
+            f"{info.get('model', '')} v{info.get('version', '')}",
+            "yes" if info.get("promoted") else "no",
+            "; ".join(str(r) for r in reasons)[:80],
+        )
+    console.print(table)
+    rate = "n/a" if found.detection_rate is None else f"{found.detection_rate:.0%}"
+    lead = "n/a" if found.mean_lead_time_s is None else f"{found.mean_lead_time_s / 3600:.1f} h"
+    fa = "n/a" if found.false_alarms_per_shift is None else f"{found.false_alarms_per_shift:.2f}"
+    console.print(
+        f"faults caught {found.faults_detected}/{found.faults_total} ({rate}); wear failures "
+        f"warned {found.failures_warned}/{found.failures_total}, mean lead {lead}; "
+        f"false alarms per shift {fa}"
+    )
 
 
 def _latest_lots(ws: Workspace, n: int) -> list[str]:
