@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import pyarrow.compute as pc
 import typer
@@ -18,6 +18,9 @@ from factoryax.config import Workspace
 from factoryax.core import FactoryAXError, PlantModel
 from factoryax.twin import (
     MqttJsonPublisher,
+    OpcUaTwinServer,
+    Publisher,
+    SparkplugEdgeNode,
     TwinConfig,
     TwinResult,
     measured_factors,
@@ -27,6 +30,8 @@ from factoryax.twin import (
 )
 
 __all__ = ["app"]
+
+Protocol = Literal["json", "sparkplug", "opcua"]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -167,9 +172,19 @@ def live(
     seed: SeedOpt = None,
     host: Annotated[str | None, typer.Option(help="MQTT broker host.", show_default=False)] = None,
     port: Annotated[int | None, typer.Option(help="MQTT broker port.", show_default=False)] = None,
+    protocol: Annotated[
+        Protocol,
+        typer.Option(
+            help="json: plain JSON topics; sparkplug: a Sparkplug B edge node "
+            "(MQTT); opcua: an OPC UA server at --endpoint."
+        ),
+    ] = "json",
+    endpoint: Annotated[
+        str, typer.Option(help="OPC UA endpoint to serve (with --protocol opcua).")
+    ] = "opc.tcp://127.0.0.1:4840",
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Publish the twin live as plain JSON over MQTT, starting now."""
+    """Publish the twin live, starting now: plain JSON or Sparkplug B over MQTT, or OPC UA."""
     ws = _open(workspace)
     plant = ws.plant
     try:
@@ -182,12 +197,22 @@ def live(
         result = simulate(
             plant, start=now, horizon=dt.timedelta(hours=hours), seed=seed, config=config
         )
-        publisher = MqttJsonPublisher(live_cfg)
-    except (FactoryAXError, ConnectionError, ImportError) as exc:
+        publisher: Publisher
+        if protocol == "sparkplug":
+            publisher = SparkplugEdgeNode(live_cfg)
+            where = f"mqtt://{live_cfg.host}:{live_cfg.port}/spBv1.0/…"
+        elif protocol == "opcua":
+            publisher = OpcUaTwinServer(plant, endpoint)
+            where = endpoint
+        else:
+            publisher = MqttJsonPublisher(live_cfg)
+            where = (
+                f"mqtt://{live_cfg.host}:{live_cfg.port}/{live_cfg.topic_prefix}/{plant.site.id}/…"
+            )
+    except (FactoryAXError, ConnectionError, ImportError, OSError) as exc:
         raise _fail(str(exc)) from None
     console.print(
-        f"publishing {hours:g} h to mqtt://{live_cfg.host}:{live_cfg.port}/"
-        f"{live_cfg.topic_prefix}/{plant.site.id}/… at {live_cfg.speed:g}× (Ctrl-C stops)"
+        f"publishing {hours:g} h ({protocol}) to {where} at {live_cfg.speed:g}× (Ctrl-C stops)"
     )
     sent = 0
     try:

@@ -258,6 +258,8 @@ class PlantModel(_Model):
     """Settings of the digital twin; validated by ``factoryax.twin``."""
     safety: dict[str, Any] = Field(default_factory=dict)
     """Safety rules and alarm settings; validated by ``factoryax.safety``."""
+    sources: dict[str, Any] = Field(default_factory=dict)
+    """Streaming sources and runtime settings; validated by ``factoryax.runtime``."""
 
     @model_validator(mode="after")
     def _cross_checks(self) -> PlantModel:

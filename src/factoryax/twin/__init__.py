@@ -42,7 +42,13 @@ from factoryax.twin.config import (
 )
 from factoryax.twin.example import example_plant
 from factoryax.twin.kpi import OeeFactors, expected_factors, measured_factors
-from factoryax.twin.live import MqttJsonPublisher, Publisher, replay
+from factoryax.twin.live import (
+    MqttJsonPublisher,
+    OpcUaTwinServer,
+    Publisher,
+    SparkplugEdgeNode,
+    replay,
+)
 from factoryax.twin.result import TRUTH_SCHEMAS, Truth, TwinResult
 from factoryax.twin.simulate import simulate
 from factoryax.twin.store import WriteReport, write_to_lake
@@ -52,6 +58,7 @@ __all__ = [
     "LiveConfig",
     "MqttJsonPublisher",
     "OeeFactors",
+    "OpcUaTwinServer",
     "ProductConfig",
     "Publisher",
     "QualityConfig",
@@ -60,6 +67,7 @@ __all__ = [
     "SafetyKindConfig",
     "SensorFaultConfig",
     "SignalOverride",
+    "SparkplugEdgeNode",
     "StationConfig",
     "Truth",
     "TwinConfig",

@@ -1,0 +1,156 @@
+"""Sinks: what runs on every durable micro-batch of readings (safety rules, detectors).
+
+A sink takes the batch's readings (already in the lake) and returns rows for other lake
+tables, ``{table name: rows}``; the runtime appends them through the normal ingest path
+(validation, quarantine, idempotence). A sink that raises is counted in health and the
+runtime carries on; the readings are already durable.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol, runtime_checkable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from factoryax.config import Workspace
+from factoryax.core import ConfigError, FactoryAXError, PlantModel
+from factoryax.ledger import Ledger
+from factoryax.safety import Reading, SafetyConfig, SafetyEngine, parse_safety, record_incidents
+
+__all__ = ["SINK_NAMES", "SafetySink", "Sink", "default_sinks"]
+
+log = logging.getLogger(__name__)
+
+SINK_NAMES = ("safety", "detect")
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """Consumes durable readings, returns rows to append: ``{lake table: rows}``."""
+
+    name: str
+
+    def process(self, readings: pa.Table) -> dict[str, pa.Table]:
+        """Handles one batch of the lake's ``readings`` rows."""
+        ...
+
+
+class SafetySink:
+    """The plant's ``[safety]`` rules over the live stream (one :class:`SafetyEngine`).
+
+    Alarm transitions become ``events`` rows; with a ledger, activations and
+    acknowledgements are also committed as incidents (as ``factoryax safety check
+    --publish`` does). Readings are fed in timestamp order within each batch; the engine's
+    clock never moves back, so a late reading is still evaluated but fires no watchdog.
+
+    Args:
+        plant: the plant model.
+        config: the validated rules (default: parsed from ``plant.safety``).
+        ledger: where incidents are committed (optional).
+    """
+
+    name = "safety"
+
+    def __init__(
+        self,
+        plant: PlantModel,
+        *,
+        config: SafetyConfig | None = None,
+        ledger: Ledger | None = None,
+    ) -> None:
+        self.engine = SafetyEngine(config or parse_safety(plant.safety, plant), plant)
+        self.ledger = ledger
+
+    def process(self, readings: pa.Table) -> dict[str, pa.Table]:
+        """Feeds the batch to the engine; returns its alarm events as ``events`` rows."""
+        if readings.num_rows == 0:
+            return {}
+        wanted = set(self.engine.by_input_)
+        order = pc.sort_indices(readings, [("ts", "ascending")])
+        cols = readings.take(order).select(["ts", "asset", "signal", "value"]).to_pydict()
+        events = []
+        for ts, asset, signal, value in zip(
+            cols["ts"], cols["asset"], cols["signal"], cols["value"], strict=True
+        ):
+            if (asset, signal) not in wanted:
+                if self.engine.now_ is not None and ts.timestamp() > self.engine.now_:
+                    events += self.engine.advance(ts)  # other signals still move the clock
+                continue
+            events += self.engine.process(
+                Reading(ts, asset, signal, float("nan") if value is None else float(value))
+            )
+        if not events:
+            return {}
+        if self.ledger is not None:
+            record_incidents(self.ledger, events)
+        return {"events": pa.Table.from_pylist([e.to_row() for e in events])}
+
+
+def default_sinks(
+    workspace: Workspace, names: tuple[str, ...] | None, ledger: Ledger | None
+) -> list[Sink]:
+    """The configured sinks: ``names`` (``[sources] sinks``), or every one available.
+
+    ``safety`` needs rules in ``[safety]``; ``detect`` needs the ``factoryax.detect``
+    package and a production model in the workspace. Named explicitly, a sink that cannot
+    start is an error; by default it is skipped with a log line.
+
+    Raises:
+        ConfigError: an unknown sink name, or a named sink that cannot start.
+    """
+    plant = workspace.plant
+    explicit = names is not None
+    out: list[Sink] = []
+    for name in names if names is not None else SINK_NAMES:
+        if name not in SINK_NAMES:
+            raise ConfigError(f"sources.sinks: unknown sink {name!r}; use {', '.join(SINK_NAMES)}")
+        if name == "safety":
+            config = parse_safety(plant.safety, plant)
+            if config.rules:
+                out.append(SafetySink(plant, config=config, ledger=ledger))
+            elif explicit:
+                raise ConfigError(
+                    "sources.sinks names 'safety' but [safety] has no rules; add "
+                    "[safety.rules.<id>] tables or drop it from sinks"
+                )
+        else:
+            scorer = _detect_sink(workspace)
+            if scorer is not None:
+                out.append(scorer)
+            elif explicit:
+                raise ConfigError(
+                    "sources.sinks names 'detect' but no live scorer is available (the "
+                    "factoryax.detect package or a production model is missing); train and "
+                    "promote a model, or drop it from sinks"
+                )
+    return out
+
+
+def _detect_sink(workspace: Workspace) -> Sink | None:
+    try:
+        from factoryax.detect import LiveScorer  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return None
+    try:
+        scorer = LiveScorer(workspace)
+    except (FactoryAXError, LookupError, FileNotFoundError) as exc:
+        log.info("detect sink not started: %s", exc)
+        return None
+    if not getattr(scorer, "assets", True):
+        log.info("detect sink not started: no asset has a production model")
+        return None
+    return _Named("detect", scorer)
+
+
+class _Named:
+    """Gives a processor without a ``name`` attribute (detect's scorer) its sink name."""
+
+    def __init__(self, name: str, inner: object) -> None:
+        self.name = name
+        self.inner = inner
+
+    def process(self, readings: pa.Table) -> dict[str, pa.Table]:
+        result: dict[str, pa.Table] = self.inner.process(readings)  # type: ignore[attr-defined]
+        return result
