@@ -224,3 +224,16 @@ def test_opening_the_lake_does_not_wait_for_a_busy_writer(tmp_path: Path) -> Non
         )
         fcntl.flock(fh, fcntl.LOCK_UN)
     assert out.stdout.strip() == "42"
+
+
+def test_a_column_that_is_entirely_null_is_stored_as_nulls(tmp_path: Path) -> None:
+    """Rows built from dicts whose asset is always None (Arrow type ``null``) are stored."""
+    ws = _ws(tmp_path)
+    rows = pa.Table.from_pylist(
+        [{"ts": T, "event_id": "plant-wide", "kind": "runtime.note", "asset": None}]
+    )
+    assert rows.schema.field("asset").type == pa.null()
+    report = ingest_rows("events", rows, plant=ws.plant, lake=ws.lake, source="runtime")
+    assert (report.readings_accepted, report.quarantined) == (1, 0)
+    stored = ws.lake.query("SELECT event_id, asset FROM events").to_pylist()
+    assert stored == [{"event_id": "plant-wide", "asset": None}]

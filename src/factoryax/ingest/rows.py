@@ -80,10 +80,23 @@ def _conflicts(table: str, clashes: pa.Table, site: str, source: str, now: dt.da
     return quarantine_table(site, source, now, items)
 
 
+def _typed_nulls(schema: pa.Schema, rows: pa.Table) -> pa.Table:
+    """Columns that are entirely null (type ``null``, as ``Table.from_pylist`` makes them
+    when every value is None) take the table's type, so they pass like any other null."""
+    for i, name in enumerate(rows.column_names):
+        if pa.types.is_null(rows.schema.field(i).type) and name in schema.names:
+            target = schema.field(name).type
+            if pa.types.is_dictionary(target):
+                target = target.value_type
+            rows = rows.set_column(i, name, pa.nulls(rows.num_rows, target))
+    return rows
+
+
 def _check_table(
     table: str, rows: pa.Table, plant: PlantModel, source: str, now: dt.datetime
 ) -> tuple[pa.Table, pa.Table]:
     spec = table_spec(table)
+    rows = _typed_nulls(spec.schema, rows)
     cols = set(rows.column_names)
     checks: list[tuple[str, str, str]] = []  # (failing condition, field, reason SQL)
     if "asset" in cols:
