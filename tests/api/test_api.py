@@ -455,6 +455,21 @@ def test_live_sse_stream(served: Served) -> None:
     assert "oil_temp" in doc["values"]["press-01"] and doc["alarms_active"] >= 1
 
 
+def test_live_stream_ends_when_its_token_is_revoked(served: Served) -> None:
+    """A token revoked while its stream is open gets ``event: end`` and the stream closes."""
+    token = post(served, "/api/tokens", {"name": "wall screen", "role": "viewer"}).json()["token"]
+    hdr = {"Authorization": f"Bearer {token}"}
+    lines: list[str] = []
+    with httpx.stream("GET", served.url + "/api/live", headers=hdr, timeout=60) as r:
+        for line in r.iter_lines():
+            lines.append(line)
+            if line.startswith("data: ") and len(lines) < 4:
+                served.ctx.tokens.revoke(token.split("_")[1])
+    assert lines[0] == "event: snapshot"
+    end = lines.index("event: end")
+    assert "revoked" in lines[end + 1]
+
+
 def test_ledger_commit_count_matches_acks(served: Served) -> None:
     """Re-storing the same alarm events commits nothing twice (idempotent)."""
     from factoryax.api import store_alarm_events

@@ -173,7 +173,12 @@ class _LimitAndAudit:
                     return {"type": "http.request", "body": body, "more_body": False}
                 return await receive()
 
-            await self.app(scope, replay, capture)
+            try:
+                await self.app(scope, replay, capture)
+            finally:  # a write that raised is audited too (status stays 500)
+                if method not in _READS:
+                    self._audit(scope, headers, body, status["code"])
+            return
         if method not in _READS:
             self._audit(scope, headers, b"".join(chunks), status["code"])
 

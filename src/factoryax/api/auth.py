@@ -58,6 +58,8 @@ _IMPLIES: dict[Role, frozenset[Role]] = {
 }
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+_DUMMY_SALT = secrets.token_bytes(16)
+"""Salt hashed against when a token id is unknown (equal work for known and unknown ids)."""
 
 
 def _hash(secret: str, salt: bytes) -> bytes:
@@ -180,18 +182,29 @@ class TokenStore:
                 "malformed token: expected 'fax_<id>_<secret>' as `Authorization: Bearer …`"
             )
         digest = hashlib.sha256(token.encode()).digest()
-        cached = self._cache.get(token_id)
-        if cached is not None and hmac.compare_digest(cached[0], digest):
-            return cached[1]
         with self._lock:
+            # Read on every call, cache hit or not: a revoke by another process (the
+            # `factoryax token revoke` command) must take effect at once. An indexed
+            # lookup is cheap; the scrypt hash is what the cache saves.
             row = self._db.execute(
                 "SELECT name, role, sites, salt, hash FROM tokens WHERE id = ? AND revoked = 0",
                 (token_id,),
             ).fetchone()
-        if row is None or not hmac.compare_digest(_hash(secret, row[3]), row[4]):
+        cached = self._cache.get(token_id)
+        if row is not None and cached is not None and hmac.compare_digest(cached[0], digest):
+            return cached[1]
+        # Unknown ids cost one scrypt too, so timing does not tell which ids exist.
+        salt, stored = (row[3], row[4]) if row is not None else (_DUMMY_SALT, b"")
+        if not hmac.compare_digest(_hash(secret, salt), stored) or row is None:
             raise AuthError("invalid or revoked token; ask an admin for a new one")
         principal = Principal(token_id, row[0], Role(row[1]), tuple(json.loads(row[2])))
-        self._cache[token_id] = (digest, principal)
+        with self._lock:
+            still = self._db.execute(
+                "SELECT 1 FROM tokens WHERE id = ? AND revoked = 0", (token_id,)
+            ).fetchone()
+            if still is None:  # revoked while we hashed
+                raise AuthError("invalid or revoked token; ask an admin for a new one")
+            self._cache[token_id] = (digest, principal)
         return principal
 
     def revoke(self, token_id: str) -> bool:

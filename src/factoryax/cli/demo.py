@@ -29,7 +29,7 @@ from rich.table import Table
 from factoryax.api import ApiContext, Role, create_app, store_alarm_events
 from factoryax.cli.main import example_plant_toml, open_workspace, status
 from factoryax.config import PLANT_FILE, Workspace
-from factoryax.core import FactoryAXError, utc_now
+from factoryax.core import utc_now
 from factoryax.detect import DemoReport, LiveScorer, fit_and_validate_demo, list_models
 from factoryax.ingest import ingest_rows
 from factoryax.ledger import Ledger
@@ -191,9 +191,11 @@ class LiveFeed:
                         for name in ("readings", "events", "states", "production"):
                             self.ctx.ws.lake.compact(name)
                     last_compact = utc_now()
-            except FactoryAXError as exc:  # keep serving; the error shows in the console
-                self.errors.append(str(exc))
-                console.print(f"[yellow]live feed: {exc}[/yellow]")
+            except Exception as exc:  # keep serving; the error shows in the console
+                # Any failure (lake, DuckDB, disk) is reported and retried next period: a
+                # silently dead feeder would leave the dashboard showing stale values.
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+                console.print(f"[yellow]live feed: {type(exc).__name__}: {exc}[/yellow]")
 
 
 def _progress() -> Progress:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, Response
@@ -135,11 +136,17 @@ def bundle(
         names = None if disclose is None else {n.strip() for n in disclose.split(",") if n.strip()}
         text = build_bundle(ledger, index, disclose=names).to_json()
     lot = str(fields.get("lot", index))
-    return Response(
-        text,
-        media_type="application/json",
-        headers={"Content-Disposition": f'attachment; filename="{lot}.bundle.json"'},
-    )
+    return Response(text, media_type="application/json", headers=_attachment(f"{lot}.bundle.json"))
+
+
+def _attachment(name: str) -> dict[str, str]:
+    """A Content-Disposition for any file name: an ASCII fallback plus RFC 5987 UTF-8,
+    so a lot named in Korean downloads under its own name instead of failing."""
+    ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)
+    return {
+        "Content-Disposition": f'attachment; filename="{ascii_name}"; '
+        f"filename*=UTF-8''{quote(name, safe='')}"
+    }
 
 
 @router.get("/certificates/{index}/pdf")
@@ -151,5 +158,8 @@ def pdf(index: int, _: Evidence, ctx: Ctx) -> FileResponse:
     stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in lot)
     path = ctx.root / "certificates" / f"{stem}.coa.pdf"
     if not path.is_file():
-        raise ConfigError(f"the PDF of lot {lot!r} is not in {path.parent}; issue it again")
+        raise ConfigError(
+            f"the PDF of lot {lot!r} is not in the workspace's certificates folder; "
+            "issue the certificate again"
+        )
     return FileResponse(path, media_type="application/pdf", filename=path.name)

@@ -15,9 +15,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from factoryax.api.auth import Principal, Role
+from factoryax.api.auth import AuthError, Principal, Role
 from factoryax.api.context import ApiContext
-from factoryax.api.deps import context, require
+from factoryax.api.deps import context, require, token_of
 from factoryax.api.queries import latest_states, latest_values
 from factoryax.api.routers.alarms import current_alarms
 
@@ -47,12 +47,19 @@ async def live(
     limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
 ) -> StreamingResponse:
     """``text/event-stream`` of ``snapshot`` events every ``live_interval_s`` (``limit``
-    events, then the stream ends; unlimited by default)."""
+    events, then the stream ends; unlimited by default). The token is checked before each
+    event; once it is revoked the stream sends ``event: end`` and closes."""
 
     async def stream() -> AsyncIterator[str]:
         sent = 0
+        token = token_of(request) or ""
         while limit is None or sent < limit:
             if await request.is_disconnected():
+                break
+            try:  # a token revoked while the stream is open ends it
+                ctx.tokens.authenticate(token)
+            except AuthError as exc:
+                yield f"event: end\ndata: {json.dumps({'error': str(exc)})}\n\n"
                 break
             doc = await run_in_threadpool(
                 ctx.cached, ("live",), lambda: snapshot(ctx), ctx.config.live_interval_s / 2
