@@ -12,6 +12,7 @@ from factoryax.cli.ledger import app as ledger_app
 from factoryax.cli.ledger import verify
 from factoryax.cli.main import app
 from factoryax.cli.optimize import app as optimize_app
+from factoryax.cli.run import app as run_app
 from factoryax.cli.safety import app as safety_app
 from factoryax.cli.serve import serve, token_app
 from factoryax.cli.twin import app as twin_app
@@ -28,6 +29,7 @@ app.command()(serve)
 app.add_typer(token_app, name="token")
 app.add_typer(optimize_app, name="optimize")
 app.add_typer(detect_app, name="detect")
+app.add_typer(run_app, name="run")
 app.command()(ask)
 app.add_typer(agent_app, name="agent")
 app.add_typer(eval_app, name="eval")
