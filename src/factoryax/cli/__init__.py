@@ -8,6 +8,7 @@ from factoryax.cli.analytics import kpi_app, report, spc_app
 from factoryax.cli.demo import demo
 from factoryax.cli.detect import app as detect_app
 from factoryax.cli.eval import app as eval_app
+from factoryax.cli.jobs import app as jobs_app
 from factoryax.cli.ledger import app as ledger_app
 from factoryax.cli.ledger import verify
 from factoryax.cli.main import app
@@ -30,6 +31,7 @@ app.add_typer(token_app, name="token")
 app.add_typer(optimize_app, name="optimize")
 app.add_typer(detect_app, name="detect")
 app.add_typer(run_app, name="run")
+app.add_typer(jobs_app, name="jobs")
 app.command()(ask)
 app.add_typer(agent_app, name="agent")
 app.add_typer(eval_app, name="eval")
