@@ -140,10 +140,22 @@ class _LimitAndAudit:
                 chunks.append(body)
                 more = message.get("more_body", False)
         status = {"code": 500}
+        audited = False
+        write = method not in _READS
+
+        def audit_once() -> None:
+            nonlocal audited
+            if write and not audited:
+                audited = True
+                self._audit(scope, headers, b"".join(chunks), status["code"])
 
         async def capture(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Before the last byte goes out: a client that reads the audit log after
+                # its response finds its own row there.
+                audit_once()
             await send(message)
 
         if too_big:
@@ -161,7 +173,7 @@ class _LimitAndAudit:
                     "headers": [(b"content-type", b"application/json")],
                 }
             )
-            await send({"type": "http.response.body", "body": text})
+            await capture({"type": "http.response.body", "body": text})
         else:
             body = b"".join(chunks)
             replayed = False
@@ -176,11 +188,7 @@ class _LimitAndAudit:
             try:
                 await self.app(scope, replay, capture)
             finally:  # a write that raised is audited too (status stays 500)
-                if method not in _READS:
-                    self._audit(scope, headers, body, status["code"])
-            return
-        if method not in _READS:
-            self._audit(scope, headers, b"".join(chunks), status["code"])
+                audit_once()
 
     def _audit(self, scope: Scope, headers: dict[str, str], body: bytes, status: int) -> None:
         who, role = "anonymous", "-"

@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from factoryax.api.routers import (
+    agent,
     alarms,
     assets,
     auth,
@@ -15,6 +16,7 @@ from factoryax.api.routers import (
     kpi,
     ledger,
     live,
+    models,
     plant,
     readings,
     spc,
@@ -35,6 +37,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     verify.router,
     health.router,
     live.router,
-    # models.router,  (factoryax.detect model registry: backtest / shadow results)
-    # agent.router,   (factoryax.agent chat, traces and pending approvals)
+    models.router,  # factoryax.detect model registry: backtest / shadow results, promote
+    agent.router,  # factoryax.agent chat, traces and pending approvals
 )

@@ -20,6 +20,8 @@
     ["downtime", renderDowntime],
     ["ledger", renderLedger],
     ["health", renderHealth],
+    ["models", function (el, args) { return window.FaxPages.models(el, args, H); }],
+    ["chat", function (el, args) { return window.FaxPages.chat(el, args, H); }],
   ];
   const PARTNER_PAGES = ["ledger"];
 
@@ -31,6 +33,8 @@
     return body;
   }
   const post = function (path, data) { return api(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(data || {}) }); };
+  /* What page modules in other files (models.js, chat.js: window.FaxPages) get to work with. */
+  const H = { $: $, esc: esc, pct: pct, num: num, api: api, post: post, t: t, me: function () { return me; }, lang: function () { return lang; }, rerender: function () { route(); } };
 
   function translate() {
     document.documentElement.lang = lang;
@@ -47,8 +51,13 @@
     const page = allowed.find(function (p) { return p[0] === parts[0]; }) || allowed[0];
     document.querySelectorAll("#nav a").forEach(function (a) { a.classList.toggle("active", a.dataset.page === page[0]); });
     const el = $("#page"); el.dataset.page = page[0]; delete el.dataset.rendered;
-    el.innerHTML = '<p class="muted">' + t("loading") + "</p>";
-    page[1](el, parts.slice(1).map(decodeURIComponent)).then(function () { if (el.dataset.page === page[0]) el.dataset.rendered = "1"; }).catch(function (e) { el.innerHTML = '<p class="error">' + esc(e.message) + "</p>"; });
+    // Each render paints into its own box; a newer route swaps in a new box, so a slow
+    // render of the page the user has left paints into a detached box, never over this one.
+    const box = document.createElement("div");
+    box.innerHTML = '<p class="muted">' + t("loading") + "</p>";
+    el.replaceChildren(box);
+    const current = function () { return box.parentNode === el; };
+    page[1](box, parts.slice(1).map(decodeURIComponent)).then(function () { if (current()) el.dataset.rendered = "1"; }).catch(function (e) { if (current()) box.innerHTML = '<p class="error">' + esc(e.message) + "</p>"; });
   }
 
   function startLive() {
