@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
+from factoryax.api import API_DIR, Role, TokenStore
 from factoryax.cli.agent import app as agent_app
 from factoryax.cli.agent import ask
 from factoryax.cli.eval import app as eval_app
@@ -46,10 +47,32 @@ def test_ask_then_approve(workspace: Workspace, lot: str) -> None:
     assert r.exit_code == 0, r.output
     pending = json.loads(r.output)["pending"]
     assert pending and pending.startswith("pa-")
-    r = runner.invoke(_app(), ["agent", "approve", pending, "-w", w, "-u", "kim", "-r", "quality"])
+    tokens = TokenStore(workspace.root / API_DIR / "api.sqlite")
+    try:
+        kim = tokens.issue("kim", Role.QUALITY)
+        park = tokens.issue("park", Role.ADMIN)
+        viewer = tokens.issue("lee", Role.VIEWER)
+    finally:
+        tokens.close()
+    approve = ["agent", "approve", pending, "-w", w, "--token"]
+    r = runner.invoke(_app(), [*approve, kim])
     assert r.exit_code == 2 and "cannot approve" in r.output
-    r = runner.invoke(_app(), ["agent", "approve", pending, "-w", w, "-u", "park", "-r", "manager"])
-    assert r.exit_code == 0 and "done" in r.output
+    r = runner.invoke(_app(), [*approve, viewer])
+    assert r.exit_code == 2 and "may not approve" in r.output
+    r = runner.invoke(_app(), [*approve, park[:-2] + "xx"])
+    assert r.exit_code == 2 and "invalid or revoked token" in r.output
+    r = runner.invoke(_app(), [*approve, park])
+    assert r.exit_code == 0 and "done" in r.output and "approved by park" in r.output
+
+
+def test_approve_identity_comes_only_from_a_token(workspace: Workspace) -> None:
+    """A self-declared user/role is not accepted: --role is gone, --token is required."""
+    runner = CliRunner()
+    w = str(workspace.root)
+    r = runner.invoke(_app(), ["agent", "approve", "pa-x", "-w", w, "-u", "x", "-r", "admin"])
+    assert r.exit_code == 2 and "No such option" in r.output
+    r = runner.invoke(_app(), ["agent", "approve", "pa-x", "-w", w], env={"FACTORYAX_TOKEN": ""})
+    assert r.exit_code == 2
 
 
 def test_eval_run_reports_figures(workspace: Workspace, tmp_path: Path) -> None:

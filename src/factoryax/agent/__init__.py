@@ -31,13 +31,21 @@ from factoryax.agent.mcp_server import build_mcp_server, serve_stdio
 from factoryax.agent.nlu import IntentModel, Slots, detect_lang, fill_slots
 from factoryax.agent.plant_tools import NotFoundError, build_registry
 from factoryax.agent.rest import call_tool, list_tools
-from factoryax.agent.tools import Tool, ToolContext, ToolInputError, ToolRegistry, tool
+from factoryax.agent.tools import (
+    ApprovalRequiredError,
+    Tool,
+    ToolContext,
+    ToolInputError,
+    ToolRegistry,
+    tool,
+)
 
 __all__ = [
     "Agent",
     "AgentConfig",
     "AgentResult",
     "ApprovalError",
+    "ApprovalRequiredError",
     "ApprovalStore",
     "Evidence",
     "IntentModel",

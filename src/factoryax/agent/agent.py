@@ -150,6 +150,7 @@ class Session:
         if args.get("event_id") == "$latest_alarm":
             alarms = [e for e in self.evidence if e.tool == "list_alarms" and e.output]
             items = alarms[-1].output["alarms"] if alarms and alarms[-1].output else []
+            items = [a for a in items if str(a["kind"]).startswith("alarm.")]
             if not items:
                 self.refused.append("an alarm to acknowledge (none in the period)")
                 return None
@@ -163,6 +164,8 @@ class Session:
             return None
         if tool.state_changing:
             tool.validate(args)
+            # The store redacts the question and every string of the arguments; the
+            # approved tool runs with those stored (redacted) arguments.
             self.pending = self.agent.approvals.create(
                 tool.name,
                 args,
@@ -309,7 +312,7 @@ class Agent:
         self.registry = registry or build_registry()
         folder = workspace.root / AGENT_DIR
         self.redactor = Redactor(self.config.redact_names)
-        self.approvals = ApprovalStore(folder / "approvals.sqlite")
+        self.approvals = ApprovalStore(folder / "approvals.sqlite", self.redactor)
         self.prompts = PromptRegistry(folder / "prompts.sqlite")
         stamp: dict[str, str | int | float | bool | None] = {}
         for name, text in (
@@ -453,6 +456,12 @@ class Agent:
     def approve(self, pending_id: str, user: str, role: str) -> PendingAction:
         """Runs a pending action for an approver; approving a finished one returns it again.
 
+        The tool runs with the stored (redacted) arguments. A tool that fails leaves the
+        action ``failed`` with the error; ``failed`` is final like ``done``: approving it
+        again returns it without running the tool, and a retry is a new request (ask
+        again, which creates a new pending action). An unexpected exception is stored as
+        the error too, then re-raised, so no action stays ``running``.
+
         Raises:
             ApprovalError: unknown id, a role that may not use the tool, or self-approval.
         """
@@ -492,10 +501,19 @@ class Agent:
         ) as span:
             try:
                 out = tool.run(ctx, action.args).model_dump(mode="json")
-                self.approvals.finish(pending_id, result=out, error=None)
-            except FactoryAXError as exc:
+            except Exception as exc:
                 span.fail(type(exc).__name__)
-                self.approvals.finish(pending_id, result=None, error=str(exc))
+                expected = isinstance(exc, FactoryAXError)
+                self.approvals.finish(
+                    pending_id,
+                    result=None,
+                    error=(str(exc) if expected else f"{type(exc).__name__}: {exc}")
+                    or type(exc).__name__,
+                )
+                if not expected:
+                    raise
+            else:
+                self.approvals.finish(pending_id, result=out, error=None)
         done = self.approvals.get(pending_id)
         assert done is not None
         return done

@@ -1,10 +1,12 @@
 """Grounded answers: templates that state tool results, and the evidence checker.
 
 Every number and entity in an answer must come from a tool result. :func:`check_grounding`
-removes the strings the evidence contains (ids, periods, names), then requires each
-remaining number to equal an evidence number at the precision written (a percentage may
-be 100 × a ratio). Whatever is left is *unsupported* and is reported (the agent blocks
-such a model answer and answers from the templates instead).
+removes the strings the evidence contains (ids, periods, names), matches dates and times
+as whole tokens against the dates and times in the evidence, then requires each remaining
+number to equal an evidence number at the precision written; a percentage must equal
+100 × an evidence number (a ratio), never the raw number. Numbers inside ISO date/time
+strings of the evidence are not evidence numbers. Whatever is left is *unsupported* and
+is reported (the agent blocks such a model answer and answers from the templates instead).
 """
 
 from __future__ import annotations
@@ -28,10 +30,45 @@ class Evidence:
     error: str | None = None
 
 
-def evidence_values(items: Iterable[Evidence]) -> tuple[list[float], list[str]]:
-    """Every number and every string in the evidence (arguments included)."""
+_ISO = re.compile(
+    r"(?<!\d)(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[T ](\d{2}):(\d{2})(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?(?!\d)"
+)
+_TIME = re.compile(r"(?<![\d:.])(\d{1,2}):(\d{2})(?::\d{2})?(?![\d:])")
+_KO_DAY = re.compile(r"(?<![\d.])(\d{1,2})\s*월\s*(\d{1,2})\s*일")
+_MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+_EN_DAY = re.compile(
+    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(?![\d.])",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class _Values:
+    nums: list[float]
+    strs: list[str]
+    dates: set[str]
+    """``YYYY-MM-DD`` and ``MM-DD`` of every ISO date in the evidence."""
+    times: set[str]
+    """``HH:MM`` of every ISO date-time (and bare ``HH:MM``) in the evidence."""
+
+
+def _values(items: Iterable[Evidence]) -> _Values:
     nums: list[float] = []
     strs: list[str] = []
+    dates: set[str] = set()
+    times: set[str] = set()
+
+    def harvest(text: str) -> None:
+        for m in _ISO.finditer(text):
+            dates.update({f"{m[1]}-{m[2]}-{m[3]}", f"{m[2]}-{m[3]}"})
+            if m[4] is not None:
+                times.add(f"{m[4]}:{m[5]}")
+        rest = _ISO.sub(" ", text)
+        for m in _TIME.finditer(rest):
+            times.add(f"{int(m[1]):02d}:{m[2]}")
+        rest = _TIME.sub(" ", rest)
+        nums.extend(float(x) for x in re.findall(r"\d+(?:\.\d+)?", rest))
 
     def walk(v: Any) -> None:
         if isinstance(v, bool) or v is None:
@@ -40,10 +77,11 @@ def evidence_values(items: Iterable[Evidence]) -> tuple[list[float], list[str]]:
             nums.append(float(v))
         elif isinstance(v, str):
             strs.append(v)
-            nums.extend(float(x) for x in re.findall(r"\d+(?:\.\d+)?", v))
+            harvest(v)
         elif isinstance(v, dict):
             for k, x in v.items():
                 strs.append(str(k))
+                harvest(str(k))
                 walk(x)
         elif isinstance(v, list | tuple):
             for x in v:
@@ -55,10 +93,25 @@ def evidence_values(items: Iterable[Evidence]) -> tuple[list[float], list[str]]:
         walk(e.output)
         if e.error:
             strs.append(e.error)
-    return nums, strs
+            harvest(e.error)
+    return _Values(nums, strs, dates, times)
 
 
-_NUM = re.compile(r"(?<![\w.])-?\d+(?:,\d{3})*(?:\.\d+)?(\s*%)?")
+def evidence_values(items: Iterable[Evidence]) -> tuple[list[float], list[str]]:
+    """Every number and every string in the evidence (arguments included).
+
+    Numbers inside ISO dates and times are not numbers of the evidence: a date is
+    evidence only as a whole date.
+
+    Examples:
+        >>> evidence_values([Evidence("ev-1", "t", {"period": "2026-11-23"}, {"n": 3})])
+        ([3.0], ['ev-1', 'period', '2026-11-23', 'n'])
+    """
+    v = _values(items)
+    return v.nums, v.strs
+
+
+_NUM = re.compile(r"(?<![\d.])-?\d+(?:,\d{3})*(?:\.\d+)?(\s*%)?")
 _ENTITY = re.compile(r"\b(?:[a-z]+-\d{2}|line-\d+|L\d{4}|ev-[0-9a-f]{10})\b")
 
 
@@ -74,29 +127,56 @@ def check_grounding(
         >>> check_grounding("OEE 91% on 2026-11-23", ev)
         ['91%']
     """
-    nums, strs = evidence_values(evidence)
+    ev = _values(evidence)
     text = answer
-    for s in sorted({*strs, *allowed}, key=len, reverse=True):
+    for s in sorted({*ev.strs, *allowed}, key=len, reverse=True):
         if len(s) >= 3:
             text = text.replace(s, " ")
     bad: list[str] = []
     for m in _ENTITY.finditer(text):
         bad.append(m[0])
     text = _ENTITY.sub(" ", text)
+    text = _dates(text, ev, bad)
     for m in _NUM.finditer(text):
         raw = m[0].strip()
         pct = raw.endswith("%")
         digits = raw.rstrip("%").strip().replace(",", "")
         value = float(digits)
         places = len(digits.split(".")[1]) if "." in digits else 0
+        scale = 100.0 if pct else 1.0
         ok = any(
-            abs(round(v, places) - value) < 10 ** (-places) / 2 + 1e-9
-            or (pct and abs(round(v * 100, places) - value) < 10 ** (-places) / 2 + 1e-9)
-            for v in nums
+            abs(round(v * scale, places) - value) < 10 ** (-places) / 2 + 1e-9 for v in ev.nums
         )
         if not ok:
             bad.append(raw)
     return bad
+
+
+def _dates(text: str, ev: _Values, bad: list[str]) -> str:
+    """``text`` without its dates and times; those no evidence states go to ``bad``."""
+
+    def iso(m: re.Match[str]) -> str:
+        day = f"{m[1]}-{m[2]}-{m[3]}"
+        if day not in ev.dates or (m[4] is not None and f"{m[4]}:{m[5]}" not in ev.times):
+            bad.append(m[0])
+        return " "
+
+    def clock(m: re.Match[str]) -> str:
+        if f"{int(m[1]):02d}:{m[2]}" not in ev.times:
+            bad.append(m[0])
+        return " "
+
+    def month_day(month: int, day: int, raw: str) -> str:
+        if f"{month:02d}-{day:02d}" not in ev.dates:
+            bad.append(raw)
+        return " "
+
+    text = _ISO.sub(iso, text)
+    text = _TIME.sub(clock, text)
+    text = _KO_DAY.sub(lambda m: month_day(int(m[1]), int(m[2]), m[0]), text)
+    return _EN_DAY.sub(
+        lambda m: month_day(_MONTHS.index(m[1][:3].lower()) + 1, int(m[2]), m[0]), text
+    )
 
 
 def _pct(x: Any) -> str:
@@ -179,10 +259,19 @@ def _one(e: Evidence, lang: str) -> str:
         )
         return head + (f": {items}" if items else "") + "." + cite
     if t == "ack_alarm":
+        if o["already_acknowledged"]:
+            return (
+                f"알람 {o['rule']} ({o['event_id']}) 상태 {o['state']}: 확인(ack)할 것 없음."
+                if ko
+                else f"alarm {o['rule']} ({o['event_id']}) is {o['state']}: nothing to acknowledge."
+            ) + cite
+        ledger = f", ledger #{o['ledger_index']}" if o["ledger_index"] is not None else ""
         return (
-            f"{o['event_id']} 확인(ack) 완료: {o['acknowledged_by']}."
+            f"알람 {o['rule']} ({o['event_id']}) 확인(ack) 완료: {o['acknowledged_by']} → "
+            f"{o['state']}{ledger}."
             if ko
-            else f"{o['event_id']} acknowledged by {o['acknowledged_by']}."
+            else f"alarm {o['rule']} ({o['event_id']}) acknowledged by {o['acknowledged_by']} → "
+            f"{o['state']}{ledger}."
         ) + cite
     if t == "verify_ledger":
         state = (

@@ -5,6 +5,11 @@ A state-changing call never runs when planned: it becomes a :class:`PendingActio
 allowed role move it to ``running``; the result is stored, so approving again returns the
 same result without running the tool twice (idempotent). The requester cannot approve
 their own action.
+
+Personal data never reaches the file: with a :class:`~factoryax.llmops.redact.Redactor`,
+every string of the question, the arguments, the result and the error is redacted before
+it is stored. The stored (redacted) arguments are the ones the approved tool runs with, so
+what runs is exactly what the approver saw, in any process.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from factoryax.llmops.redact import Redactor
 
 __all__ = ["ApprovalStore", "PendingAction"]
 
@@ -56,9 +63,11 @@ class PendingAction:
 
 
 class ApprovalStore:
-    """Pending actions in ``path``."""
+    """Pending actions in ``path``; ``redactor`` scrubs what is stored (default: RRNs,
+    phone numbers and e-mail addresses)."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, redactor: Redactor | None = None) -> None:
+        self.redactor = redactor or Redactor()
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._con = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
@@ -80,7 +89,9 @@ class ApprovalStore:
         role: str,
         trace_id: str | None,
     ) -> PendingAction:
-        """Stores a new pending action."""
+        """Stores a new pending action (question and every string in ``args`` redacted)."""
+        args = self.redactor.redact_value(args)
+        question = self.redactor.redact(question)
         action = PendingAction(
             id="pa-" + secrets.token_hex(6),
             tool=tool,
@@ -154,12 +165,14 @@ class ApprovalStore:
             return cur.rowcount == 1
 
     def finish(self, action_id: str, *, result: dict[str, Any] | None, error: str | None) -> None:
-        """Stores the outcome of a claimed action."""
+        """Stores the outcome of a claimed action (every string redacted)."""
+        result = self.redactor.redact_value(result)
+        error = self.redactor.redact(error) if error is not None else None
         with self._lock:
             self._con.execute(
                 "UPDATE pending SET status = ?, result = ?, error = ? WHERE id = ?",
                 (
-                    "failed" if error else "done",
+                    "failed" if error is not None else "done",
                     json.dumps(result, sort_keys=True, default=str) if result else None,
                     error,
                     action_id,

@@ -10,7 +10,6 @@ detection tools when :mod:`factoryax.detect` is installed.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from typing import Any, Literal
 
@@ -30,6 +29,7 @@ from factoryax.analytics import (
 from factoryax.core import FactoryAXError
 from factoryax.ingest import ingest_rows
 from factoryax.ledger import LEDGER_DIR, Ledger
+from factoryax.safety import Alarm, AlarmState, record_incidents
 from factoryax.share import build_bundle, build_certificate, issue_certificate
 from factoryax.twin import simulate
 
@@ -180,15 +180,22 @@ class AlarmsOut(_Out):
 
 
 class AckArgs(_In):
-    event_id: str
+    event_id: str = Field(
+        description="An alarm transition's event id (kind alarm.*, from list_alarms) or a "
+        "safety rule id; the rule's alarm is acknowledged"
+    )
     note: str = ""
 
 
 class AckOut(_Out):
     event_id: str
-    ack_event_id: str
+    rule: str
+    state: str
+    """The alarm's ISA-18.2 state after the call."""
+    ack_event_id: str | None
     acknowledged_by: str
     already_acknowledged: bool
+    """True when nothing was acknowledged (the alarm was not unacknowledged)."""
     ledger_index: int | None
 
 
@@ -458,7 +465,7 @@ def _alarms(ctx: ToolContext, args: PeriodArgs) -> AlarmsOut:
         "SELECT event_id, ts, kind, asset, severity, message FROM events "
         "WHERE (kind LIKE 'alarm.active' OR kind LIKE 'safety.%') AND ts >= ? AND ts < ?"
         + (" AND asset = ?" if asset else "")
-        + " ORDER BY ts",
+        + " ORDER BY ts, event_id",
         [start, end] + ([asset] if asset else []),
     ).to_pylist()
     zone = ws.plant.site.timezone
@@ -476,60 +483,116 @@ def _alarms(ctx: ToolContext, args: PeriodArgs) -> AlarmsOut:
     return AlarmsOut(period=period.label, count=len(items), alarms=items)
 
 
+def _alarm_rows(ctx: ToolContext) -> list[dict[str, Any]]:
+    """Every ``alarm.*`` row with its payload parsed, in transition order."""
+    rows: list[dict[str, Any]] = ctx.workspace.lake.query(
+        "SELECT ts, event_id, kind, line, asset, severity, message, payload, evidence "
+        "FROM events WHERE starts_with(kind, 'alarm.')"
+    ).to_pylist()
+    for r in rows:
+        try:
+            r["data"] = json.loads(r["payload"] or "{}")
+        except ValueError:
+            r["data"] = {}
+
+    def order(r: dict[str, Any]) -> tuple[dt.datetime, int]:
+        tail = str(r["event_id"]).rsplit("-", 1)[-1]
+        return r["ts"], int(tail) if tail.isdigit() else 0
+
+    return sorted(rows, key=order)
+
+
+def _rebuild(rule: str, rows: list[dict[str, Any]]) -> tuple[Alarm, dict[str, Any] | None]:
+    """The rule's :class:`Alarm` as its transitions in the lake leave it (as the alarm
+    console rebuilds it), and the rule's last ``alarm.ack`` row."""
+    mine = [r for r in rows if r["data"].get("rule") == rule]
+    last = mine[-1]
+    state = AlarmState(last["data"].get("to", "normal"))
+    condition = state in (AlarmState.UNACK, AlarmState.ACKED)
+    shelved: str | None = None
+    for r in mine:
+        if r["kind"] == "alarm.active":
+            condition = True
+        elif r["kind"] in ("alarm.rtn", "alarm.reset"):
+            condition = False
+        if r["kind"] == "alarm.shelve":
+            shelved = json.loads(r["evidence"] or "{}").get("shelved_until")
+        elif r["kind"] == "alarm.unshelve":
+            shelved = None
+    acks = [r for r in mine if r["kind"] == "alarm.ack"]
+    alarm = Alarm(
+        rule,
+        severity=int(last["severity"] or 1),
+        message=str(last["message"] or rule),
+        line=last["line"],
+        asset=last["asset"],
+        state=state,
+        condition=condition,
+        shelved_until=dt.datetime.fromisoformat(shelved) if shelved else None,
+        out_of_service=state is AlarmState.OUT_OF_SERVICE,
+        suppressed=state is AlarmState.SUPPRESSED,
+        seq_=len(mine) + 1000,
+    )
+    return alarm, (acks[-1] if acks else None)
+
+
 def _ack(ctx: ToolContext, args: AckArgs) -> AckOut:
     ws = ctx.workspace
-    rows = ws.lake.query(
-        "SELECT event_id, ts, kind, line, asset, severity, message FROM events WHERE event_id = ?",
-        [args.event_id],
-    ).to_pylist()
-    if not rows:
-        raise NotFoundError(f"no event {args.event_id!r} in the lake; list alarms first")
-    target = rows[0]
-    ack_id = "ack-" + hashlib.sha256(args.event_id.encode()).hexdigest()[:16]
-    done = ws.lake.query("SELECT payload FROM events WHERE event_id = ?", [ack_id]).to_pylist()
-    if done:
-        who = json.loads(done[0]["payload"]).get("who", "")
+    rows = _alarm_rows(ctx)
+    rules = {str(r["data"]["rule"]) for r in rows if r["data"].get("rule")}
+    if args.event_id in rules:
+        rule = args.event_id
+    else:
+        hit = ws.lake.query(
+            "SELECT kind, payload FROM events WHERE event_id = ?", [args.event_id]
+        ).to_pylist()
+        if not hit:
+            raise NotFoundError(
+                f"no alarm event or rule {args.event_id!r} in the lake; list alarms first "
+                "and pass the event id of an alarm.* transition"
+            )
+        kind = str(hit[0]["kind"])
+        rule_of = json.loads(hit[0]["payload"] or "{}").get("rule")
+        if not kind.startswith("alarm.") or not rule_of:
+            raise NotFoundError(
+                f"event {args.event_id!r} is a {kind!r} event, not an alarm; only alarm.* "
+                "transitions (from the safety rules) can be acknowledged — pass the event "
+                "id of the alarm.active row (list_alarms) or the rule id"
+            )
+        rule = str(rule_of)
+    alarm, last_ack = _rebuild(rule, rows)
+    now = dt.datetime.now(dt.UTC)
+    events = alarm.acknowledge(now, who=ctx.user, why=args.note)
+    if not events:
+        who = (last_ack["data"].get("who") if last_ack else None) or ""
         return AckOut(
             event_id=args.event_id,
-            ack_event_id=ack_id,
-            acknowledged_by=who,
+            rule=rule,
+            state=alarm.state.value,
+            ack_event_id=str(last_ack["event_id"]) if last_ack else None,
+            acknowledged_by=str(who),
             already_acknowledged=True,
             ledger_index=None,
         )
-    now = dt.datetime.now(dt.UTC)
-    payload = {"acknowledges": args.event_id, "who": ctx.user, "why": args.note, "via": "agent"}
-    row = {
-        "ts": now,
-        "event_id": ack_id,
-        "kind": "alarm.ack",
-        "line": target["line"],
-        "asset": target["asset"],
-        "severity": target["severity"],
-        "message": f"acknowledged: {target['message']}",
-        "payload": json.dumps(payload, sort_keys=True, separators=(",", ":")),
-        "evidence": None,
-    }
+    # Stored the way the alarm console stores them (factoryax.api.store_alarm_events):
+    # the AlarmEvent rows into `events`, the ack to the ledger as operator_approval.
     ingest_rows(
-        "events", pa.Table.from_pylist([row]), plant=ws.plant, lake=ws.lake, source="agent ack"
+        "events",
+        pa.Table.from_pylist([e.to_row() for e in events]),
+        plant=ws.plant,
+        lake=ws.lake,
+        source="agent ack",
     )
     index = None
     if (ws.root / LEDGER_DIR / "ledger.sqlite").is_file():
         with Ledger.for_workspace(ws.root, ws.plant.site.id) as ledger:
-            receipt = ledger.commit(
-                "operator_approval",
-                {
-                    "action": f"acknowledge {args.event_id}",
-                    "operator": ctx.user,
-                    "decision": "acknowledged",
-                    "event_id": ack_id,
-                    "why": args.note,
-                },
-                claimed_at=now,
-            )
-            index = receipt.index
+            receipts = record_incidents(ledger, events)
+            index = receipts[-1].index if receipts else None
     return AckOut(
         event_id=args.event_id,
-        ack_event_id=ack_id,
+        rule=rule,
+        state=alarm.state.value,
+        ack_event_id=events[-1].event_id,
         acknowledged_by=ctx.user,
         already_acknowledged=False,
         ledger_index=index,
@@ -810,7 +873,8 @@ def build_registry(*, detect: bool = True) -> ToolRegistry:
     tool(
         reg,
         "ack_alarm",
-        "Acknowledge an alarm event (recorded in the lake and the ledger)",
+        "Acknowledge a safety alarm (ISA-18.2 lifecycle; the ack is an alarm.ack row in the "
+        "lake, shown by the alarm console, and an operator_approval in the ledger)",
         AckArgs,
         AckOut,
         state_changing=True,

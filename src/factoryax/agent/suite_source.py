@@ -395,7 +395,7 @@ PAIRS: list[tuple[str, str, str, str, str, str | None, dict[str, Any]]] = [
         "가장 최근 알람 확인 처리해줘",
         "Acknowledge the latest alarm",
         "ack_alarm",
-        {"event_id": "twin-*"},
+        {"event_id": "safety-*"},
     ),
     (
         "ack",
@@ -713,7 +713,7 @@ EXTRA_DEV: list[tuple[str, str, str, str, str, str | None, dict[str, Any]]] = [
         "마지막 알람 ack 해줘",
         "Ack the most recent alarm",
         "ack_alarm",
-        {"event_id": "twin-*"},
+        {"event_id": "safety-*"},
     ),
     (
         "ledger",

@@ -24,6 +24,7 @@ from factoryax.config import Workspace
 from factoryax.core import ConfigError, FactoryAXError
 
 __all__ = [
+    "ApprovalRequiredError",
     "Tool",
     "ToolContext",
     "ToolInputError",
@@ -38,6 +39,10 @@ Out = TypeVar("Out", bound=BaseModel)
 
 class ToolInputError(ConfigError):
     """Arguments for a tool do not validate, or the tool is unknown."""
+
+
+class ApprovalRequiredError(FactoryAXError, PermissionError):
+    """A state-changing tool was called directly instead of through the approval path."""
 
 
 @dataclass(frozen=True)
@@ -146,8 +151,21 @@ class ToolRegistry:
         return list(self.tools_)
 
     def call(self, ctx: ToolContext, name: str, args: Mapping[str, Any]) -> BaseModel:
-        """Runs one tool directly (no approval, no tracing: callers add those)."""
-        out: BaseModel = self.get(name).run(ctx, args)
+        """Runs one read-only tool directly (no role check, no tracing: callers add those).
+
+        Raises:
+            ApprovalRequiredError: ``name`` is state-changing; those run only through
+                :meth:`factoryax.agent.Agent.ask` (which parks them as a pending action)
+                and :meth:`factoryax.agent.Agent.approve`.
+        """
+        tool_ = self.get(name)
+        if tool_.state_changing:
+            raise ApprovalRequiredError(
+                f"tool {name!r} changes the plant's records and needs human approval; "
+                "call it through Agent.ask (it becomes a pending action) and run it with "
+                "Agent.approve by another user, not ToolRegistry.call"
+            )
+        out: BaseModel = tool_.run(ctx, args)
         return out
 
 

@@ -91,14 +91,61 @@ def ask(
     console.print(f"[dim]trace {result.trace_id} · planner {result.planner}[/dim]")
 
 
+TokenOpt = Annotated[
+    str,
+    typer.Option(
+        "--token",
+        envvar="FACTORYAX_TOKEN",
+        help="Your API token (fax_…, from `factoryax token issue`; or $FACTORYAX_TOKEN). "
+        "The approver's name and role are the token's, never typed in.",
+    ),
+]
+
+
+def _principal(workspace: object, token: str) -> tuple[str, str]:
+    """The name and role of ``token`` in the workspace's API token store."""
+    from factoryax.api import API_DIR, TokenStore
+
+    ws = open_workspace(workspace)  # type: ignore[arg-type]
+    path = ws.root / API_DIR / "api.sqlite"
+    if not path.is_file():
+        raise ApprovalError(
+            f"no API token store at {str(path)!r}; an admin issues approver tokens with "
+            "`factoryax token issue NAME --role ROLE`"
+        )
+    store = TokenStore(path)
+    try:
+        principal = store.authenticate(token)
+    finally:
+        store.close()
+    site = ws.plant.site.id
+    if not principal.sees_site(site):
+        raise ApprovalError(
+            f"token of {principal.name!r} is scoped to {list(principal.sites)!r}, not site "
+            f"{site!r}; use a token for this site"
+        )
+    return principal.name, principal.role.value
+
+
 @app.command()
 def approve(
     pending_id: Annotated[str, typer.Argument(help="The pending action id (pa-…).")],
+    token: TokenOpt,
     workspace: WorkspaceOpt = None,
-    user: UserOpt = "cli",
-    role: RoleOpt = "viewer",
 ) -> None:
-    """Approve and run a pending state-changing action (idempotent)."""
+    """Approve and run a pending state-changing action (idempotent).
+
+    A trusted local operator action: the approver is the holder of --token (an API token
+    of this workspace); name and role come from the token, and the requester cannot
+    approve their own action.
+    """
+    from factoryax.api import AuthError
+
+    try:
+        user, role = _principal(workspace, token)
+    except (AuthError, ApprovalError) as exc:
+        err_console.print(f"[red]refused:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
     agent = _agent(workspace, None)
     try:
         action = agent.approve(pending_id, user=user, role=role)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 __all__ = ["Redactor"]
 
@@ -48,3 +49,18 @@ class Redactor:
         if self._names is not None:
             text = self._names.sub("[NAME]", text)
         return text
+
+    def redact_value(self, value: Any) -> Any:
+        """``value`` with every string in it (dict keys and values, list items) redacted.
+
+        Examples:
+            >>> Redactor(names=("홍길동",)).redact_value({"note": ["홍길동", 3], "n": None})
+            {'note': ['[NAME]', 3], 'n': None}
+        """
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, dict):
+            return {self.redact_value(k): self.redact_value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.redact_value(v) for v in value]
+        return value
