@@ -163,8 +163,11 @@ def test_registry_stage_rules_and_damaged_files(tmp_path: object) -> None:
 
 def test_gate_compares_with_production() -> None:
     """A candidate worse than production by more than the margin fails the gate."""
+    window = ["2026-11-10T00:00:00+00:00", "2026-11-11T00:00:00+00:00"]
     cand = {
         "truth": True,
+        "in_sample": False,
+        "window": window,
         "wear_detected": 1,
         "wear_total": 2,
         "mean_lead_time_s": 3600.0,
@@ -173,6 +176,8 @@ def test_gate_compares_with_production() -> None:
     }
     prod = {
         "truth": True,
+        "in_sample": False,
+        "window": window,
         "wear_detected": 2,
         "wear_total": 2,
         "mean_lead_time_s": 3600.0,
@@ -189,6 +194,7 @@ def test_gate_fails_short_lead_time_and_tests_nothing_it_cannot() -> None:
     """A warning one minute before failure fails; no failures and no alarms pass as untested."""
     late = {
         "truth": True,
+        "in_sample": False,
         "wear_detected": 1,
         "wear_total": 1,
         "mean_lead_time_s": 60.0,
@@ -198,6 +204,7 @@ def test_gate_fails_short_lead_time_and_tests_nothing_it_cannot() -> None:
     assert not gate(late).passed
     quiet = {
         "truth": True,
+        "in_sample": False,
         "wear_detected": 0,
         "wear_total": 0,
         "mean_lead_time_s": None,

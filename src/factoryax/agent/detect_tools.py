@@ -79,7 +79,7 @@ def _models(ctx: ToolContext, args: ModelsArgs) -> ModelsOut:
 
 
 def _promote(ctx: ToolContext, args: PromoteArgs) -> PromoteOut:
-    from factoryax.detect import Registry, gate, promote
+    from factoryax.detect import Registry, gate, gate_inputs, promote
 
     reg = Registry.for_workspace(ctx.workspace.root)
     cand = reg.get(args.name, args.version)
@@ -89,8 +89,8 @@ def _promote(ctx: ToolContext, args: PromoteArgs) -> PromoteOut:
             f"{args.name} v{args.version} has no backtest or shadow run; run "
             f"`factoryax detect backtest {args.name} --version {args.version}` first"
         )
-    prod = reg.production(args.name)
-    decision = gate(evidence, prod.backtest if prod is not None else None)
+    _, prod_figures = gate_inputs(cand, reg.production(args.name))
+    decision = gate(evidence, prod_figures)
     result = promote(ctx.workspace, args.name, cand.version, decision, approved_by=ctx.user)
     return PromoteOut(
         name=args.name,

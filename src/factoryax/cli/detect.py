@@ -28,6 +28,7 @@ from factoryax.detect import (
     backtest,
     default_detector,
     gate,
+    gate_inputs,
     list_models,
     predict_rul,
     promote,
@@ -204,14 +205,63 @@ def backtest_cmd(
     end: ToOpt = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Backtest a model over a lake window (against the twin's truth where present)."""
+    """Backtest a model over a lake window (against the twin's truth where present).
+
+    Without --from the window starts just after the model's training window, so the
+    evidence is out of sample; a window overlapping the training data is recorded as
+    in-sample and the promotion gate refuses it.
+    """
     ws = open_workspace(workspace)
-    lo, hi = _window(ws, start, end)
+    start, hint = _after_training(ws, name, version, start)
+    lo, hi = _window_or_hint(ws, start, end, hint)
     try:
         result = backtest(ws, name, version, lo, hi)
     except FactoryAXError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(str(exc) + hint) from None
     _print_json({k: v for k, v in result.items() if k != "fingerprint"})
+    _warn_in_sample(result)
+
+
+def _after_training(
+    ws: Workspace, name: str, version: int | None, start: str | None
+) -> tuple[str | None, str]:
+    """``start``, or (when None) the instant just after the model's training window, with
+    a hint for the error an empty window would give."""
+    if start is not None:
+        return start, ""
+    try:
+        trained_to = Registry.for_workspace(ws.root).get(name, version).fingerprint.get("to")
+    except FactoryAXError as exc:
+        raise _fail(str(exc)) from None
+    if not trained_to:
+        return None, ""
+    after = dt.datetime.fromisoformat(str(trained_to)) + dt.timedelta(microseconds=1)
+    hint = (
+        f"; {name} was trained on readings up to {trained_to}, and without --from the "
+        "window starts after them: ingest newer data, or train on an earlier window "
+        "(detect train --to ...)"
+    )
+    return after.astimezone(dt.UTC).isoformat(), hint
+
+
+def _window_or_hint(
+    ws: Workspace, start: str | None, end: str | None, hint: str
+) -> tuple[dt.datetime, dt.datetime]:
+    try:
+        return _window(ws, start, end)
+    except typer.Exit:
+        if hint:
+            err_console.print(escape(hint[2:]))
+        raise
+
+
+def _warn_in_sample(figures: dict[str, Any]) -> None:
+    if figures.get("in_sample"):
+        err_console.print(
+            f"[yellow]warning:[/yellow] {figures.get('training_overlap') or 0:.0%} of this "
+            "window lies in the model's training window: in-sample evidence, the gate will "
+            "refuse it"
+        )
 
 
 @app.command("shadow")
@@ -222,14 +272,19 @@ def shadow_cmd(
     end: ToOpt = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Run a candidate beside the production version on the same window and compare."""
+    """Run a candidate beside the production version on the same window and compare.
+
+    Without --from the window starts just after the candidate's training window.
+    """
     ws = open_workspace(workspace)
-    lo, hi = _window(ws, start, end)
+    start, hint = _after_training(ws, name, version, start)
+    lo, hi = _window_or_hint(ws, start, end, hint)
     try:
         result = shadow(ws, name, version, lo, hi)
     except FactoryAXError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(str(exc) + hint) from None
     _print_json(result)
+    _warn_in_sample(result["candidate"])
 
 
 @app.command("promote")
@@ -245,14 +300,13 @@ def promote_cmd(
     reg = Registry.for_workspace(ws.root)
     try:
         cand = reg.get(name, version)
-        evidence = (cand.shadow or {}).get("candidate") or cand.backtest
+        evidence, prod_figures = gate_inputs(cand, reg.production(name))
         if evidence is None:
             raise _fail(
                 f"{name} v{version} has no backtest or shadow run; run "
                 f"`factoryax detect backtest {name} --version {version}` first"
             )
-        prod = reg.production(name)
-        decision = gate(evidence, prod.backtest if prod is not None else None)
+        decision = gate(evidence, prod_figures)
         result = promote(ws, name, cand.version, decision, approved_by=approved_by, force=force)
     except FactoryAXError as exc:
         raise _fail(str(exc)) from None

@@ -16,7 +16,9 @@ Contract:
 - models live in ``<workspace>/models/`` as JSON + ``.npz`` (``allow_pickle=False``);
   nothing is ever unpickled;
 - a promotion is an ``events`` row of kind ``detect.promotion`` and a ``model_promotion``
-  ledger record, both carrying the evidence.
+  ledger record, both carrying the evidence;
+- the gate trusts only out-of-sample evidence whose figures it actually holds, and compares
+  production only on the same rows (see :mod:`factoryax.detect.validate`).
 """
 
 from __future__ import annotations
@@ -44,10 +46,12 @@ from factoryax.detect.validate import (
     GateDecision,
     backtest,
     gate,
+    gate_inputs,
     promote,
     read_truth,
     score_alarms,
     shadow,
+    training_overlap,
 )
 from factoryax.detect.zscore import ZScoreDetector
 
@@ -99,6 +103,7 @@ __all__ = [
     "default_detector",
     "fit_and_validate_demo",
     "gate",
+    "gate_inputs",
     "list_models",
     "predict_rul",
     "promote",
@@ -109,4 +114,5 @@ __all__ = [
     "score_and_alarm",
     "shadow",
     "train_rul",
+    "training_overlap",
 ]

@@ -10,6 +10,8 @@ the lake, so dashboards and safety rules see them.
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -21,8 +23,8 @@ from factoryax.detect.errors import DetectConfigError
 from factoryax.detect.frames import read_wide
 from factoryax.detect.live import DEFAULT_CLEAR_S, AlarmTracker, anomaly_model_name, score_and_alarm
 from factoryax.detect.pca import PcaDetector
-from factoryax.detect.registry import Registry
-from factoryax.detect.validate import GateConfig, backtest, gate, promote
+from factoryax.detect.registry import ModelSummary, Registry
+from factoryax.detect.validate import GateConfig, backtest, gate, gate_inputs, promote
 
 __all__ = ["DemoReport", "default_detector", "fit_and_validate_demo"]
 
@@ -66,6 +68,29 @@ class DemoReport:
         return asdict(self)
 
 
+def _judged_before(
+    reg: Registry,
+    name: str,
+    det: Detector,
+    fingerprint: Mapping[str, Any],
+    cut: dt.datetime,
+    hi: dt.datetime,
+) -> ModelSummary | None:
+    """A version of ``name`` with the same kind and parameters, trained on the very same
+    rows and backtested over ``[cut, hi)`` — i.e. this run's model, already judged."""
+    params = json.loads(json.dumps(det.to_state()[0]["params"], default=str))
+    window = [cut.isoformat(), hi.isoformat()]
+    for v in reversed(reg.versions(name)):
+        if (
+            v.kind == det.kind
+            and v.fingerprint.get("sha256") == fingerprint.get("sha256")
+            and v.params == params
+            and (v.backtest or {}).get("window") == window
+        ):
+            return v
+    return None
+
+
 def fit_and_validate_demo(
     workspace: Workspace,
     *,
@@ -77,6 +102,10 @@ def fit_and_validate_demo(
     write_scores: bool = True,
 ) -> DemoReport:
     """Trains, backtests, registers and (if the gate passes) promotes one model per asset.
+
+    Idempotent: an asset whose same model was already trained on the same rows and
+    backtested over the same window keeps that version and decision (``reused``); nothing
+    is registered, recorded or written again.
 
     Args:
         workspace: a :class:`~factoryax.config.Workspace` whose lake holds the twin's run.
@@ -114,20 +143,35 @@ def fit_and_validate_demo(
             continue
         det = proto.clone().fit(train.columns)
         name = anomaly_model_name(asset.id)
-        summary = reg.register(
-            name, det, asset=asset.id, fingerprint=train.fingerprint, created_by="demo"
-        )
-        bt = backtest(workspace, name, summary.version, cut, hi, clear_s=clear_s)
-        prod = reg.production(name)
-        decision = gate(bt, prod.backtest if prod is not None else None, gate_config)
-        result = promote(workspace, name, summary.version, decision, approved_by=approved_by)
-        assets[asset.id] = {
-            "model": name,
-            "version": summary.version,
-            "promoted": result["decision"] == "promoted",
-            "reasons": decision.reasons,
-            "backtest": {k: v for k, v in bt.items() if k != "fingerprint"},
-        }
+        judged = _judged_before(reg, name, det, train.fingerprint, cut, hi)
+        if judged is not None and judged.backtest is not None:
+            # the same model on the same rows was already backtested and gated: reuse
+            # that decision instead of registering and recording it again
+            bt = judged.backtest
+            _, prod_figures = gate_inputs(judged, reg.production(name))
+            assets[asset.id] = {
+                "model": name,
+                "version": judged.version,
+                "promoted": judged.stage == "production",
+                "reasons": gate(bt, prod_figures, gate_config).reasons,
+                "backtest": {k: v for k, v in bt.items() if k != "fingerprint"},
+                "reused": True,
+            }
+        else:
+            summary = reg.register(
+                name, det, asset=asset.id, fingerprint=train.fingerprint, created_by="demo"
+            )
+            bt = backtest(workspace, name, summary.version, cut, hi, clear_s=clear_s)
+            _, prod_figures = gate_inputs(reg.get(name, summary.version), reg.production(name))
+            decision = gate(bt, prod_figures, gate_config)
+            result = promote(workspace, name, summary.version, decision, approved_by=approved_by)
+            assets[asset.id] = {
+                "model": name,
+                "version": summary.version,
+                "promoted": result["decision"] == "promoted",
+                "reasons": decision.reasons,
+                "backtest": {k: v for k, v in bt.items() if k != "fingerprint"},
+            }
         for kind in ("wear_failure", "sensor_spike", "sensor_stuck"):
             c = bt.get("faults", {}).get(kind, {})
             hit += c.get("detected", 0)
@@ -137,9 +181,10 @@ def fit_and_validate_demo(
         failures += int(bt.get("wear_total", 0))
         false += int(bt.get("false_alarms", 0))
         shifts = float(bt.get("shifts", 0.0)) or shifts
-        if write_scores and result["decision"] == "promoted":
+        entry = assets[asset.id]
+        if write_scores and entry["promoted"] and not entry.get("reused"):
             test = read_wide(workspace.lake, asset.id, cut, hi)
-            live = reg.load_detector(name, summary.version)
+            live = reg.load_detector(name, entry["version"])
             r, e = score_and_alarm(
                 live,
                 test.ts,
@@ -149,7 +194,7 @@ def fit_and_validate_demo(
                 line=line.id,
                 asset=asset.id,
                 model=name,
-                version=summary.version,
+                version=entry["version"],
             )
             # direct appends: `anomaly_score` is derived, not a plant-declared signal,
             # so the ingest validator would quarantine it

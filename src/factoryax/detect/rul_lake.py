@@ -3,9 +3,10 @@
 
 Labels come from the plant's own maintenance history, not from the twin's truth: every
 ``down`` interval with the breakdown reason code is a failure, and each instant before it
-has ``RUL = failure start − instant`` (wall hours). Readings are averaged into
-``step_s`` bins; each stretch between two failures is one history. The stretch after the
-last failure is censored and is not used for training.
+has ``RUL = failure start − instant`` (wall hours). Only failures starting inside the
+training window label it (a failure after ``end`` is future data). Readings are averaged
+into ``step_s`` bins; each stretch between two failures is one history. The stretch after
+the last failure is censored and is not used for training.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 
 from factoryax.config import Workspace
 from factoryax.detect.errors import DetectError
-from factoryax.detect.frames import Floats, read_wide
+from factoryax.detect.frames import Floats, Micros, read_wide
 from factoryax.detect.registry import ModelSummary, Registry
 from factoryax.detect.rul import RulEstimate, RulModel
 
@@ -46,6 +47,48 @@ def _binned(ts: Any, columns: dict[str, Floats], step_us: int) -> tuple[Any, dic
     return keys * step_us, out
 
 
+def _failures_us(
+    workspace: Workspace,
+    asset: str,
+    reason_code: str,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+) -> Micros:
+    """Start instants (µs) of the asset's failures that start inside ``[start, end)``."""
+    where = ["asset = ?", "state = 'down'", "reason_code = ?"]
+    params: list[object] = [asset, reason_code]
+    if start is not None:
+        where.append("start >= ?")
+        params.append(start)
+    if end is not None:
+        where.append("start < ?")
+        params.append(end)
+    failures = workspace.lake.query(
+        f"SELECT start FROM states WHERE {' AND '.join(where)} ORDER BY start", params
+    ).column("start")
+    return np.array([int(t.timestamp() * 1e6) for t in failures.to_pylist()], dtype=np.int64)
+
+
+def _labelled(
+    ts_us: Micros, columns: dict[str, Floats], fail_us: Micros, step_us: int
+) -> tuple[list[dict[str, Floats]], list[Floats]]:
+    """Binned histories and their RUL labels (hours): each stretch of readings up to a
+    failure is one history, labelled with the time to that failure. Readings after the
+    last failure (the open final segment, whose failure is unknown) are dropped."""
+    ts, cols = _binned(ts_us, columns, step_us)
+    histories: list[dict[str, Floats]] = []
+    ruls: list[Floats] = []
+    prev = -(2**62)
+    for f in fail_us:
+        m = (ts > prev) & (ts < f)
+        prev = int(f)
+        if m.sum() < 10:
+            continue
+        histories.append({k: v[m] for k, v in cols.items()})
+        ruls.append((f - ts[m]) / 3.6e9)
+    return histories, ruls
+
+
 def train_rul(
     workspace: Workspace,
     asset: str,
@@ -58,27 +101,16 @@ def train_rul(
 ) -> ModelSummary:
     """Trains and registers ``rul-<asset>`` (RUL in hours) from the lake's history.
 
+    Only failures that start inside ``[start, end)`` label the readings of that window, so
+    no label looks past ``end``; readings after the last of them have no known RUL and are
+    not used.
+
     Raises:
         DetectError: fewer than two failures with readings before them in the window.
     """
-    where = ["asset = ?", "state = 'down'", "reason_code = ?"]
-    params: list[object] = [asset, reason_code]
-    failures = workspace.lake.query(
-        f"SELECT start FROM states WHERE {' AND '.join(where)} ORDER BY start", params
-    ).column("start")
-    fail_us = np.array([int(t.timestamp() * 1e6) for t in failures.to_pylist()], dtype=np.int64)
     data = read_wide(workspace.lake, asset, start, end)
-    ts, cols = _binned(data.ts, data.columns, int(step_s * 1e6))
-    histories: list[dict[str, Floats]] = []
-    ruls: list[Floats] = []
-    prev = -(2**62)
-    for f in fail_us:
-        m = (ts > prev) & (ts < f)
-        prev = f
-        if m.sum() < 10:
-            continue
-        histories.append({k: v[m] for k, v in cols.items()})
-        ruls.append((f - ts[m]) / 3.6e9)
+    fail_us = _failures_us(workspace, asset, reason_code, start, end)
+    histories, ruls = _labelled(data.ts, data.columns, fail_us, int(step_s * 1e6))
     if len(histories) < 2:
         raise DetectError(
             f"asset {asset!r}: {len(histories)} failure(s) ({reason_code!r} down intervals) "

@@ -15,7 +15,14 @@ Matching alarms to truth (:func:`score_alarms`):
 - an alarm is *true* when it starts inside any fault's window widened to the repair end
   (``[onset, end + grace]``), otherwise it is a *false alarm*;
 - false alarms per shift divide by the shift instances the plant's calendar puts in the
-  window (else 8 h blocks).
+  window (else 8 h blocks); a window holding no shift start has no per-shift figure
+  (``None``), and the gate fails such evidence as "not computed".
+
+Evidence must be out of sample: :func:`backtest` and :func:`shadow` record how much of
+their window lies inside the model's training window (``in_sample``,
+``training_overlap``), and the gate fails in-sample evidence. Production is compared on
+the same rows only (:func:`gate_inputs`): the shadow run's production figures, else a
+production backtest over the candidate's exact window.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +45,7 @@ from factoryax.detect.base import Detector
 from factoryax.detect.errors import DetectConfigError, DetectError
 from factoryax.detect.frames import Micros, Wide, read_wide
 from factoryax.detect.live import DEFAULT_CLEAR_S, AlarmTracker
-from factoryax.detect.registry import Registry
+from factoryax.detect.registry import ModelSummary, Registry
 
 __all__ = [
     "AlarmScore",
@@ -48,10 +55,12 @@ __all__ = [
     "backtest",
     "count_shifts",
     "gate",
+    "gate_inputs",
     "promote",
     "read_truth",
     "score_alarms",
     "shadow",
+    "training_overlap",
 ]
 
 DETECTABLE = ("wear_failure", "sensor_spike", "sensor_stuck")
@@ -77,7 +86,7 @@ class AlarmScore:
     true_alarms: int
     false_alarms: int
     shifts: float
-    false_alarms_per_shift: float
+    false_alarms_per_shift: float | None
     precision: float | None
     faults: dict[str, dict[str, int]]
     detection_rate: float | None
@@ -152,7 +161,7 @@ def score_alarms(
         true_alarms=true,
         false_alarms=n - true,
         shifts=shifts,
-        false_alarms_per_shift=(n - true) / shifts if shifts > 0 else float(n - true),
+        false_alarms_per_shift=(n - true) / shifts if shifts > 0 else None,
         precision=true / n if n else None,
         faults=counts,
         detection_rate=det_hit / det_total if det_total else None,
@@ -199,8 +208,9 @@ def backtest(
     """Scores a registered anomaly model over ``[start, end)`` of the lake.
 
     With the twin's truth beside the lake the result holds the :class:`AlarmScore`
-    figures; without it, the alarm count and rate only. Recorded on the version
-    (``backtest``) when ``record``.
+    figures; without it, the alarm count and rate only. It also says whether the window
+    overlaps the model's training window (:func:`training_overlap`): such evidence is
+    in-sample and the gate fails it. Recorded on the version (``backtest``) when ``record``.
     """
     reg = Registry.for_workspace(workspace.root)
     summary = reg.get(name, version)
@@ -215,12 +225,44 @@ def backtest(
             "(factoryax query 'SELECT min(ts), max(ts) FROM readings')"
         )
     result = _evaluate(workspace, summary.asset, det, data, start, end, clear_s)
+    result.update(training_overlap(summary.fingerprint, data))
     result.update(
         model=name, version=summary.version, at=utc_now().isoformat(), fingerprint=data.fingerprint
     )
     if record:
         reg.annotate(name, summary.version, backtest=result)
     return result
+
+
+def training_overlap(fingerprint: Mapping[str, Any], data: Wide) -> dict[str, Any]:
+    """How much of ``data`` lies inside the training window a model's fingerprint names.
+
+    Returns ``training_window`` (``[from, to]``, ISO, or None when the fingerprint names
+    none), ``training_overlap`` (share of ``data``'s instants inside it, or None) and
+    ``in_sample`` (True when any instant is inside it; None when unknown).
+
+    Examples:
+        >>> import numpy as np
+        >>> w = Wide(np.array([0, 1_000_000, 2_000_000]), {}, {})
+        >>> fp = {"from": "1970-01-01T00:00:00+00:00", "to": "1970-01-01T00:00:01+00:00"}
+        >>> training_overlap(fp, w)["training_overlap"], training_overlap(fp, w)["in_sample"]
+        (0.6667, True)
+        >>> training_overlap({}, w)["in_sample"] is None
+        True
+    """
+    lo, hi = fingerprint.get("from"), fingerprint.get("to")
+    if not lo or not hi:
+        return {"training_window": None, "training_overlap": None, "in_sample": None}
+    lo_us = _us(dt.datetime.fromisoformat(str(lo))) or 0
+    hi_us = _us(dt.datetime.fromisoformat(str(hi))) or 0
+    ts = np.asarray(data.ts, dtype=np.int64)
+    inside = int(np.count_nonzero((ts >= lo_us) & (ts <= hi_us)))
+    share = round(inside / ts.size, 4) if ts.size else 0.0
+    return {
+        "training_window": [str(lo), str(hi)],
+        "training_overlap": share,
+        "in_sample": inside > 0,
+    }
 
 
 def _evaluate(
@@ -273,6 +315,7 @@ def shadow(
     c = _evaluate(
         workspace, cand.asset, reg.load_detector(name, cand.version), data, start, end, clear_s
     )
+    c.update(training_overlap(cand.fingerprint, data))
     result: dict[str, Any] = {
         "model": name,
         "candidate": {"version": cand.version, **c},
@@ -282,6 +325,7 @@ def shadow(
     if prod is not None and prod.version != cand.version:
         p_det = reg.load_detector(name, prod.version)
         p = _evaluate(workspace, cand.asset, p_det, data, start, end, clear_s)
+        p.update(training_overlap(prod.fingerprint, data))
         result["production"] = {"version": prod.version, **p}
         a = alarm_instants(reg.load_detector(name, cand.version), data, clear_s=clear_s)
         b = alarm_instants(p_det, data, clear_s=clear_s)
@@ -360,16 +404,25 @@ def gate(
 ) -> GateDecision:
     """Compares backtest/shadow figures against the criteria (and production's figures).
 
-    A criterion with nothing to test (no failure in the window, no alarm at all) is
-    reported as not tested, not failed. Without ground truth, a candidate can only pass on
-    its alarm rate per shift.
+    The candidate's evidence must be out of sample (``in_sample`` False, as
+    :func:`backtest` and :func:`shadow` record it); in-sample or unchecked evidence fails.
+    A per-shift rate the evidence does not hold (no shift started in the window) fails as
+    "not computed". A criterion with nothing to test (no failure in the window, no alarm
+    at all) is reported as not tested, not failed. Without ground truth, a candidate can
+    only pass on its alarm rate per shift. Production is compared only when its figures
+    cover the candidate's exact window (:func:`gate_inputs` picks them); otherwise the
+    reasons say there is no comparable production evidence.
 
     Examples:
-        >>> d = gate({"truth": True, "wear_detected": 2, "wear_total": 2,
-        ...           "mean_lead_time_s": 7200.0, "false_alarms_per_shift": 0.2,
-        ...           "precision": 0.7})
+        >>> d = gate({"truth": True, "in_sample": False, "wear_detected": 2,
+        ...           "wear_total": 2, "mean_lead_time_s": 7200.0,
+        ...           "false_alarms_per_shift": 0.2, "precision": 0.7})
         >>> d.passed, d.reasons[0]
         (True, 'warned of 2/2 wear failures (1.00 >= 0.50)')
+        >>> d = gate({"truth": False, "in_sample": False, "alarms": 500,
+        ...           "alarms_per_shift": None})
+        >>> d.passed, d.reasons[0][:50]
+        (False, 'FAILED: no ground truth: alarms per shift not comp')
     """
     cfg = config or GateConfig()
     reasons: list[str] = []
@@ -380,10 +433,11 @@ def gate(
         ok = ok and cond
         reasons.append(text if cond else "FAILED: " + text)
 
+    sample_ok = _check_sample(candidate, check)
     if candidate.get("truth"):
         rec = _recall(candidate)
         lead = candidate.get("mean_lead_time_s")
-        fa = float(candidate.get("false_alarms_per_shift") or 0.0)
+        fa = _opt_float(candidate.get("false_alarms_per_shift"))
         pr = candidate.get("precision")
         if rec is None:
             reasons.append("no wear failure in the window: recall and lead time not tested")
@@ -399,34 +453,48 @@ def gate(
                     f"mean lead time {float(lead) / 60:.0f} min >= "
                     f"{cfg.min_lead_time_s / 60:.0f} min",
                 )
-        check(
-            fa <= cfg.max_false_alarms_per_shift,
-            f"false alarms per shift {fa:.2f} <= {cfg.max_false_alarms_per_shift:.2f}",
-        )
+        if fa is None:
+            check(False, "false alarms per shift " + _NOT_COMPUTED)
+        else:
+            check(
+                fa <= cfg.max_false_alarms_per_shift,
+                f"false alarms per shift {fa:.2f} <= {cfg.max_false_alarms_per_shift:.2f}",
+            )
         if pr is None:
             reasons.append("no alarms: precision not tested")
         else:
             check(pr >= cfg.min_precision, f"alarm precision {_f(pr)} >= {cfg.min_precision:.2f}")
-        if production is not None and production.get("truth"):
-            prec = _recall(production)
-            pfa = float(production.get("false_alarms_per_shift") or 0.0)
-            if prec is not None and rec is not None:
-                check(
-                    rec >= prec - cfg.max_regression,
-                    f"failure recall not below production's {prec:.2f} by more than "
-                    f"{cfg.max_regression:.2f}",
-                )
-            check(
-                fa <= pfa + cfg.max_regression,
-                f"false alarms per shift not above production's {pfa:.2f} by more than "
-                f"{cfg.max_regression:.2f}",
-            )
+        if production is not None:
+            why_not = _incomparable(candidate, production)
+            if why_not is not None:
+                reasons.append(f"no comparable production evidence: {why_not}")
+            else:
+                prec = _recall(production)
+                pfa = _opt_float(production.get("false_alarms_per_shift"))
+                if prec is not None and rec is not None:
+                    check(
+                        rec >= prec - cfg.max_regression,
+                        f"failure recall not below production's {prec:.2f} by more than "
+                        f"{cfg.max_regression:.2f}",
+                    )
+                if pfa is not None and fa is not None:
+                    check(
+                        fa <= pfa + cfg.max_regression,
+                        f"false alarms per shift not above production's {pfa:.2f} by more "
+                        f"than {cfg.max_regression:.2f}",
+                    )
     else:
-        aps = float(candidate.get("alarms_per_shift") or 0.0)
-        check(
-            aps <= cfg.max_false_alarms_per_shift,
-            f"no ground truth: alarms per shift {aps:.2f} <= {cfg.max_false_alarms_per_shift:.2f}",
-        )
+        aps = _opt_float(candidate.get("alarms_per_shift"))
+        if aps is None:
+            check(False, "no ground truth: alarms per shift " + _NOT_COMPUTED)
+        else:
+            check(
+                aps <= cfg.max_false_alarms_per_shift,
+                f"no ground truth: alarms per shift {aps:.2f} <= "
+                f"{cfg.max_false_alarms_per_shift:.2f}",
+            )
+    if sample_ok:  # a passed sample check goes last; a failed one stays first
+        reasons.append(reasons.pop(0))
     return GateDecision(
         ok,
         reasons,
@@ -434,6 +502,93 @@ def gate(
         dict(candidate),
         dict(production) if production is not None else None,
     )
+
+
+_NOT_COMPUTED = (
+    "not computed (no shift starts in the evidence window); backtest over a window "
+    "covering at least one shift of the plant's calendar"
+)
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _check_sample(candidate: Mapping[str, Any], check: Callable[[bool, str], None]) -> bool:
+    in_sample = candidate.get("in_sample")
+    train = candidate.get("training_window")
+    if in_sample is False:
+        check(True, "out of sample: the evidence window does not overlap the training window")
+        return True
+    if in_sample:
+        share = candidate.get("training_overlap")
+        span = f" [{train[0]}, {train[1]}]" if train else ""
+        check(
+            False,
+            f"in-sample evidence: {_pct(share)} of the evidence window's instants lie in the "
+            f"training window{span}; backtest over a window after the training window's end",
+        )
+        return False
+    check(
+        False,
+        "evidence not shown out of sample (no training window to compare with); "
+        "register the model with its training fingerprint and backtest it again",
+    )
+    return False
+
+
+def _pct(share: Any) -> str:
+    return "some" if share is None else f"{float(share):.0%}"
+
+
+def _window_key(fig: Mapping[str, Any]) -> tuple[dt.datetime, ...] | None:
+    window = fig.get("window")
+    if not window or len(window) != 2:
+        return None
+    try:
+        return tuple(dt.datetime.fromisoformat(str(x)) for x in window)
+    except ValueError:
+        return None
+
+
+def _incomparable(candidate: Mapping[str, Any], production: Mapping[str, Any]) -> str | None:
+    """Why production's figures cannot be compared with the candidate's (None if they can)."""
+    version = production.get("version")
+    who = "production" + (f" v{version}" if version is not None else "")
+    if not production.get("truth"):
+        return f"{who} has no figures against ground truth over the candidate's window"
+    cw, pw = _window_key(candidate), _window_key(production)
+    if cw is None or pw is None or cw != pw:
+        shown = production.get("window")
+        return (
+            f"{who}'s figures cover {shown!r}, the candidate's {candidate.get('window')!r}; "
+            "run `factoryax detect shadow` to score both on the same rows"
+        )
+    return None
+
+
+def gate_inputs(
+    candidate: ModelSummary, production: ModelSummary | None
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The evidence to gate ``candidate`` on and production's figures to compare it with.
+
+    Evidence: the candidate's shadow figures, else its backtest (None when it has neither).
+    Production's figures: the shadow run's ``production`` side when that run compared the
+    current production version on the same rows; else production's backtest (the gate
+    compares it only when it covers the same window); when production has no figures at
+    all, ``{"version": v}`` so the gate says there is no comparable evidence. None when
+    there is no production version (or it is the candidate itself).
+    """
+    shadow_run = candidate.shadow or {}
+    evidence = shadow_run.get("candidate") or candidate.backtest
+    if production is None or production.version == candidate.version:
+        return evidence, None
+    side = shadow_run.get("production") if shadow_run.get("candidate") else None
+    if side is not None and side.get("version") == production.version:
+        return evidence, dict(side)
+    if production.backtest is not None:
+        return evidence, {"version": production.version, **production.backtest}
+    return evidence, {"version": production.version}
 
 
 def _f(x: Any) -> str:
