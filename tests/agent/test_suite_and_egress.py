@@ -17,12 +17,12 @@ from .conftest import TODAY
 
 
 def test_shipped_suite_shape() -> None:
-    """>= 150 scenarios, ko/en pairs, both splits, every scoring kind but contains."""
+    """>= 150 scenarios, ko/en pairs, dev/test/held-out splits, every scoring kind but contains."""
     suite = load_suite(default_suite())
     assert len(suite) >= 150
     pairs = Counter(s.id.split("-")[0] for s in suite)
     assert set(pairs.values()) == {2}
-    assert {s.split for s in suite} == {"dev", "test"}
+    assert {s.split for s in suite} == {"dev", "test", "heldout"}
     assert {s.scoring for s in suite} >= {"tool_call", "abstain", "clarify"}
     assert Counter(s.lang for s in suite) == {"ko": len(suite) // 2, "en": len(suite) // 2}
 

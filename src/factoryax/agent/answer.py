@@ -305,6 +305,24 @@ def _one(e: Evidence, lang: str) -> str:
         extra = f"\n(missing: {', '.join(o['missing'])})" if o["missing"] else ""
         bundle = f"\nbundle: {o['bundle_path']}" if o["bundle_path"] else ""
         return str(o["reply"]) + bundle + extra + cite
+    if t == "rank_rul":
+
+        def band(r: dict[str, Any]) -> str:
+            if r["low_h"] is None or r["high_h"] is None:
+                return ""
+            return f" ({r['low_h']:.1f}–{r['high_h']:.1f} h)"
+
+        items = "; ".join(
+            f"{r['rank']}. {r['asset']} {r['rul_h']:.1f} h{band(r)}" for r in o["ranking"]
+        )
+        skipped = ", ".join(sorted(o["skipped"]))
+        if ko:
+            head = f"{o['as_of']} 기준 잔여 수명(짧은 순): "
+            tail = f" / 예측 불가: {skipped}" if skipped else ""
+        else:
+            head = f"remaining useful life as of {o['as_of']}, shortest first: "
+            tail = f" / no prediction: {skipped}" if skipped else ""
+        return head + items + tail + "." + cite
     if t == "draft_8d":
         return "\n".join(f"{k}: {v}" for k, v in o["report"].items()) + cite
     return f"{t}: {o}" + cite

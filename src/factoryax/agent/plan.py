@@ -48,7 +48,7 @@ INTENT_TOOLS = {
     "whatif": "twin_what_if",
     "inquiry": "draft_inquiry_reply",
     "eightd": "draft_8d",
-    "rul": "rul_ranking",
+    "rul": "rank_rul",
     "promote": "promote_model",
 }
 """Intent → the tool its template calls (``unsupported`` has none)."""

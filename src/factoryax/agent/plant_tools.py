@@ -937,8 +937,9 @@ def _register_detect(reg: ToolRegistry) -> None:
         return
     import importlib
 
-    try:
-        module = importlib.import_module("factoryax.agent.detect_tools")
-    except ImportError:
-        return
-    module.register(reg)
+    for name in ("factoryax.agent.detect_tools", "factoryax.agent.rul_tools"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        module.register(reg)
