@@ -255,3 +255,26 @@ def test_a_reason_an_operator_gives_later_replaces_the_recorded_one(tmp_path: Pa
     assert [(i.code, i.bucket, i.seconds) for i in after] == [("BREAKDOWN", Bucket.DOWN, 1200.0)]
     assert table.rows[0].failures == 1
     assert table.rows[0].availability == pytest.approx(2400 / 3600)
+
+
+def test_a_running_period_counts_only_planned_time_that_has_passed(tmp_path: Path) -> None:
+    """Asked at 12:00 about a 08:00–16:00 shift, KPIs cover 08:00–12:00 and say so; a
+    shift that has not started adds nothing (no 'no shift planned' notice either)."""
+    plant = make_plant([{"name": "a", "start": "08:00", "end": "16:00"}])
+    d = "2026-11-23 "
+    states = [
+        (at(d + "08:00"), at(d + "11:00"), "running", None),
+        (at(d + "11:00"), at(d + "12:00"), "down", "BREAKDOWN"),
+    ]
+    lake = fill_lake(tmp_path, states)
+    table = compute_kpis(lake, plant, Period.parse("2026-11-23"), until=at(d + "12:00"))
+    [row] = table.rows
+    assert row.pbt_s == pytest.approx(4 * 3600) and row.availability == pytest.approx(0.75)
+    assert [n.code for n in table.notices] == ["running"]
+    assert "12:00" in str(table.notices[0])
+    before = compute_kpis(lake, plant, Period.parse("2026-11-23"), until=at(d + "07:00"))
+    assert before.rows == () or before.rows[0].pbt_s == 0
+    assert "no_shift" not in {n.code for n in before.notices}
+    whole = compute_kpis(lake, plant, Period.parse("2026-11-23"), until=at(d + "20:00"))
+    assert whole.rows[0].pbt_s == pytest.approx(8 * 3600)
+    assert [n.code for n in whole.notices] == ["unrecorded"]  # 12–16 has no record

@@ -32,6 +32,7 @@ from factoryax.analytics.calendar import (
     Period,
     PeriodKind,
     ShiftInstance,
+    elapsed,
     shift_instances,
 )
 from factoryax.analytics.downtime import (
@@ -111,6 +112,7 @@ __all__ = [
     "compute_kpis",
     "control_constants",
     "default_specs",
+    "elapsed",
     "episodes",
     "find_korean_font",
     "imr_chart",

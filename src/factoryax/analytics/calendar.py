@@ -29,6 +29,7 @@ Examples:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import re
@@ -39,7 +40,14 @@ from zoneinfo import ZoneInfo
 
 from factoryax.core import ConfigError, Shift, ShiftCalendar
 
-__all__ = ["CalendarException", "Period", "PeriodKind", "ShiftInstance", "shift_instances"]
+__all__ = [
+    "CalendarException",
+    "Period",
+    "PeriodKind",
+    "ShiftInstance",
+    "elapsed",
+    "shift_instances",
+]
 
 PeriodKind = Literal["shift", "day", "week", "range"]
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -210,6 +218,32 @@ class Period:
                 f"shift {self.shift!r} is not in the calendar; declared shifts: {names!r}"
             )
         return [inst for inst in found if inst.shift == self.shift]
+
+
+def elapsed(instances: Sequence[ShiftInstance], until: dt.datetime) -> list[ShiftInstance]:
+    """The part of each instance before ``until``: a running shift ends at ``until`` (its
+    busy windows cut there), shifts that have not started are left out. KPIs of a period
+    that is still running (today, this week) count only planned time that has passed.
+
+    Examples:
+        >>> utc = dt.timezone.utc
+        >>> t = lambda h: dt.datetime(2026, 11, 23, h, tzinfo=utc)
+        >>> a = ShiftInstance("2026-11-23/a", "a", dt.date(2026, 11, 23), t(0), t(8),
+        ...                   ((t(0), t(4)), (t(5), t(8))))
+        >>> [(i.end.hour, i.busy_s / 3600) for i in elapsed([a], t(6))]
+        [(6, 5.0)]
+        >>> elapsed([a], t(0))
+        []
+    """
+    out = []
+    for inst in instances:
+        if inst.start >= until:
+            continue
+        if inst.end > until:
+            busy = tuple((a, min(b, until)) for a, b in inst.busy if a < until)
+            inst = dataclasses.replace(inst, end=until, busy=busy)
+        out.append(inst)
+    return out
 
 
 def shift_instances(

@@ -25,18 +25,19 @@ Examples:
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from factoryax.analytics.calendar import CalendarException, Period
+from factoryax.analytics.calendar import CalendarException, Period, elapsed
 from factoryax.analytics.elements import Elements, load_elements
 from factoryax.analytics.iso22400 import KpiRow
-from factoryax.analytics.notices import Notice, kpi_notices
+from factoryax.analytics.notices import Notice, kpi_notices, running_notice
 from factoryax.analytics.reasons import Bucket, ReasonTree
-from factoryax.core import ConfigError, PlantModel
+from factoryax.core import ConfigError, PlantModel, utc_now
 from factoryax.lake import Lake
 
 __all__ = ["GroupKey", "KpiConfig", "KpiRow", "KpiTable", "compute_kpis", "group_rows"]
@@ -104,6 +105,7 @@ def compute_kpis(
     assets: Sequence[str] | None = None,
     config: KpiConfig | None = None,
     exceptions: Sequence[CalendarException] = (),
+    until: dt.datetime | None = None,
 ) -> KpiTable:
     """Computes the KPIs of ``period`` from the lake, grouped by ``by``.
 
@@ -115,6 +117,8 @@ def compute_kpis(
         assets: asset ids (default: every asset of the plant).
         config: loss-counting options.
         exceptions: calendar exceptions for the period.
+        until: planned time after this instant is not counted (default: now), so a
+            period still running (today, this week) gives its KPIs so far, with a notice.
 
     Raises:
         ConfigError: the plant has no shift calendar, a key or asset is unknown.
@@ -139,7 +143,9 @@ def compute_kpis(
                 f"declared: {sorted(tree.reasons)!r}"
             )
         failure = frozenset().union(*(tree.descendants(c) for c in config.failure_reasons))
-    instances = period.instances(plant.calendar, plant.site.timezone, exceptions)
+    planned = period.instances(plant.calendar, plant.site.timezone, exceptions)
+    cut = until if until is not None else utc_now()
+    instances = elapsed(planned, cut)
     elements = load_elements(
         lake,
         instances,
@@ -150,7 +156,9 @@ def compute_kpis(
     )
     base = base_rows(elements, plant, chosen, failure)
     rows = group_rows(base, tuple(by))
-    notices = _notices(elements, rows, plant, chosen, period)
+    notices = _notices(elements, rows, plant, chosen, period, bool(planned))
+    if planned and instances != planned:
+        notices.append(running_notice(period.label, cut.astimezone(plant.site.timezone)))
     return KpiTable(period, tuple(by), tuple(rows), tuple(notices), tuple(base), elements)
 
 
@@ -248,11 +256,12 @@ def _notices(
     plant: PlantModel,
     assets: Sequence[str],
     period: Period,
+    planned: bool,
 ) -> list[Notice]:
     p = elements.parts.to_pydict()
     return kpi_notices(
         period_label=period.label,
-        planned=bool(elements.instances),
+        planned=planned,
         off_shift={
             a: n for a, i, n in zip(p["asset"], p["inst"], p["pq"], strict=True) if i is None
         },

@@ -12,12 +12,13 @@ Examples:
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from factoryax.analytics.reasons import Lang
 
-__all__ = ["Notice", "kpi_notices"]
+__all__ = ["Notice", "kpi_notices", "running_notice"]
 
 _GAP_MIN_S = 1.0
 """Unrecorded time below this (rounding of instants) is not worth a notice."""
@@ -37,6 +38,16 @@ class Notice:
 
     def __str__(self) -> str:
         return self.en
+
+
+def running_notice(period_label: str, until: dt.datetime) -> Notice:
+    """The period is still running: its KPIs cover planned time up to ``until`` (local)."""
+    at = until.strftime("%Y-%m-%d %H:%M")
+    return Notice(
+        "running",
+        f"{period_label} is still running: KPIs cover planned time up to {at}",
+        f"{period_label}은(는) 진행 중: {at}까지의 계획 시간만 집계함",
+    )
 
 
 def kpi_notices(
