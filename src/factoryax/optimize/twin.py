@@ -4,8 +4,12 @@ A parameter is mapped to a knob by a dotted path:
 
 - ``stations.<asset>.<key>`` — a station setting (``buffer``, ``tool_life_parts``,
   ``performance``, ``mttr_min``, ``changeover_min`` … see docs/twin.md);
+  ``pm_interval_h`` and ``pm_min`` are the preventive-maintenance knobs;
+- ``staffing.<shift>`` — technicians on a shift; ``staffing.default`` — on the others;
 - ``quality.<key>``, ``lot_size``, ``default_cycle_time_s`` — other ``[twin]`` keys;
-- ``assets.<asset>.ideal_cycle_time_s`` — the cycle-time setting of an asset.
+- ``assets.<asset>.ideal_cycle_time_s`` — the cycle-time setting of an asset. The
+  station's ``rated_cycle_time_s`` stays at the plant's declared cycle (unless set), so
+  a faster setting wears the tool faster and raises defect rates (see docs/twin.md).
 
 Each evaluation simulates ``replications`` runs (seeds ``seed``, ``seed + 1`` …; the same
 seeds for every point, i.e. common random numbers, so differences between points are not
@@ -15,8 +19,12 @@ Metrics: ``good_per_h`` (ok parts leaving the last station per simulated hour),
 ``good_parts``, ``defect_rate`` (non-ok share of inspection results), ``scrap_parts``,
 ``rework_parts``,
 ``tool_changes``, ``wip_end`` (parts in the line at the end), ``buffer_total`` (sum of
-buffer capacities in front of stations 2…n), and ``profit_per_h`` from
-:class:`TwinEconomics`.
+buffer capacities in front of stations 2…n), ``breakdowns`` (failures), ``breakdown_h``
+(hours down for breakdowns, waits included), ``pm_stops``, ``pm_h`` (hours of
+preventive maintenance), ``tech_wait_h`` (hours stops waited for a technician),
+``availability`` (mean over stations of 1 − down and setup time / time outside planned
+stops), ``technicians`` (staffed technicians, time-weighted mean; 0 for unlimited) and
+``profit_per_h`` from :class:`TwinEconomics`.
 
 Examples:
     >>> import datetime as dt
@@ -41,6 +49,7 @@ from factoryax.core import ConfigError, PlantModel
 from factoryax.optimize.base import Metrics
 from factoryax.optimize.space import Point, Value
 from factoryax.twin import TwinConfig, TwinResult, simulate
+from factoryax.twin.calendar import build_schedule
 
 __all__ = ["TWIN_METRICS", "TwinEconomics", "TwinTarget", "apply_overrides", "twin_metrics"]
 
@@ -53,6 +62,13 @@ TWIN_METRICS = (
     "tool_changes",
     "wip_end",
     "buffer_total",
+    "breakdowns",
+    "breakdown_h",
+    "pm_stops",
+    "pm_h",
+    "tech_wait_h",
+    "availability",
+    "technicians",
     "profit_per_h",
 )
 """Every metric a twin evaluation reports."""
@@ -64,7 +80,8 @@ class TwinEconomics(BaseModel):
     """Money per event, to fold throughput, capital and quality into ``profit_per_h``.
 
     ``profit_per_h = margin_per_part·good_per_h − buffer_slot_cost_per_h·buffer_total
-    − tool_cost·tool_changes/h − scrap_cost·scrap_parts/h − rework_cost·rework_parts/h``.
+    − tool_cost·tool_changes/h − scrap_cost·scrap_parts/h − rework_cost·rework_parts/h
+    − pm_cost·pm_stops/h − breakdown_cost·breakdowns/h − technician_cost_per_h·technicians``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -77,6 +94,12 @@ class TwinEconomics(BaseModel):
     scrap_cost: float = Field(2.0, ge=0)
     rework_cost: float = Field(0.5, ge=0)
     """Cost of re-working one part found out of tolerance (labour, re-inspection)."""
+    pm_cost: float = Field(0.0, ge=0)
+    """Parts and materials of one preventive-maintenance stop."""
+    breakdown_cost: float = Field(0.0, ge=0)
+    """Spare parts and damage of one breakdown (beyond the lost output)."""
+    technician_cost_per_h: float = Field(0.0, ge=0)
+    """Wage of one technician on staff per hour."""
 
 
 def apply_overrides(plant: PlantModel, mapping: Mapping[str, str], point: Point) -> PlantModel:
@@ -106,6 +129,12 @@ def apply_overrides(plant: PlantModel, mapping: Mapping[str, str], point: Point)
                     f"twin target: {path!r} names no asset; use one of {sorted(assets)!r}"
                 )
             twin.setdefault("stations", {}).setdefault(parts[1], {})[parts[2]] = _plain(value)
+        elif parts[0] == "staffing" and len(parts) == 2:
+            staffing = twin.setdefault("staffing", {})
+            if parts[1] == "default":
+                staffing["default"] = _plain(value)
+            else:
+                staffing.setdefault("technicians", {})[parts[1]] = _plain(value)
         elif parts[0] == "quality" and len(parts) == 2:
             twin.setdefault("quality", {})[parts[1]] = _plain(value)
         elif len(parts) == 1 and parts[0] in _TWIN_KEYS:
@@ -113,7 +142,8 @@ def apply_overrides(plant: PlantModel, mapping: Mapping[str, str], point: Point)
         else:
             raise ConfigError(
                 f"twin target: cannot map {name!r} to {path!r}; use stations.<asset>.<key>, "
-                "quality.<key>, lot_size, default_cycle_time_s or "
+                "staffing.<shift>, staffing.default, quality.<key>, lot_size, "
+                "default_cycle_time_s or "
                 "assets.<asset>.ideal_cycle_time_s"
             )
     lines = plant.lines
@@ -121,6 +151,11 @@ def apply_overrides(plant: PlantModel, mapping: Mapping[str, str], point: Point)
         for asset_id, seconds in cycle.items():
             if not seconds > 0:
                 raise ConfigError(f"twin target: {asset_id}.ideal_cycle_time_s must be > 0")
+            # the tool and process are rated at the declared cycle: a faster setting wears
+            station = twin.setdefault("stations", {}).setdefault(asset_id, {})
+            declared = plant.asset(asset_id).ideal_cycle_time_s
+            if "rated_cycle_time_s" not in station and declared is not None:
+                station["rated_cycle_time_s"] = float(declared)
         lines = tuple(
             line.model_copy(
                 update={
@@ -158,6 +193,19 @@ def twin_metrics(run: TwinResult, plant: PlantModel, economics: TwinEconomics) -
     tools = int(pc.sum(pc.equal(reasons, config.reasons.tool)).as_py() or 0)
     buffers = float(sum(config.station(a.id).buffer for ln in lines for a in ln.assets[1:]))
     good_per_h = good / hours
+    faults = run.truth.faults
+    breakdowns = int(pc.sum(pc.is_valid(faults["failure_at"])).as_py() or 0)
+    states = run.states
+    seconds = pc.divide(
+        pc.cast(pc.subtract(states["end"], states["start"]), "int64").cast("float64"), 1e6
+    )
+    state_col = pc.cast(states["state"], "string")
+    breakdown_h = _hours(seconds, pc.equal(reasons, config.reasons.breakdown))
+    pm_h = _hours(seconds, pc.equal(reasons, config.reasons.pm))
+    wait_h = float(pc.sum(run.technician_waits["wait_s"]).as_py() or 0.0) / 3600.0
+    availability = _availability(run, seconds, state_col)
+    staffed = _staffed(run, plant) if config.staffing.enabled else 0.0
+    pm_stops = run.pm_stops.num_rows
     return {
         "good_per_h": good_per_h,
         "good_parts": float(good),
@@ -167,12 +215,54 @@ def twin_metrics(run: TwinResult, plant: PlantModel, economics: TwinEconomics) -
         "tool_changes": float(tools),
         "wip_end": float(run.wip.num_rows),
         "buffer_total": buffers,
+        "breakdowns": float(breakdowns),
+        "breakdown_h": breakdown_h,
+        "pm_stops": float(pm_stops),
+        "pm_h": pm_h,
+        "tech_wait_h": wait_h,
+        "availability": availability,
+        "technicians": staffed,
         "profit_per_h": economics.margin_per_part * good_per_h
         - economics.buffer_slot_cost_per_h * buffers
         - economics.tool_cost * tools / hours
         - economics.scrap_cost * scrap / hours
-        - economics.rework_cost * rework / hours,
+        - economics.rework_cost * rework / hours
+        - economics.pm_cost * pm_stops / hours
+        - economics.breakdown_cost * breakdowns / hours
+        - economics.technician_cost_per_h * staffed,
     }
+
+
+def _hours(seconds: Any, mask: Any) -> float:
+    return float(pc.sum(pc.filter(seconds, mask)).as_py() or 0.0) / 3600.0
+
+
+def _availability(run: TwinResult, seconds: Any, state_col: Any) -> float:
+    """Mean over stations of 1 − (down + setup) / (time outside planned stops)."""
+    values = []
+    asset_col = pc.cast(run.states["asset"], "string")
+    for asset in run.ideal_cycle_s:
+        mine = pc.equal(asset_col, asset)
+        busy = _hours(seconds, pc.and_(mine, pc.not_equal(state_col, "planned_stop")))
+        lost = _hours(
+            seconds, pc.and_(mine, pc.is_in(state_col, value_set=_strings(["down", "setup"])))
+        )
+        if busy > 0:
+            values.append(1.0 - lost / busy)
+    return sum(values) / len(values) if values else 0.0
+
+
+def _staffed(run: TwinResult, plant: PlantModel) -> float:
+    """Time-weighted mean of technicians on staff (shift by shift) over the horizon."""
+    schedule = build_schedule(plant.calendar, plant.site.timezone, run.start, run.horizon_s)
+    starts = schedule.shift_starts.tolist()
+    ends = [*starts[1:], run.horizon_s]
+    staffing = run.config.staffing
+    total = sum(
+        staffing.for_shift(name) * (b - a)
+        for a, b, name in zip(starts, ends, schedule.shift_names, strict=True)
+    )
+    return float(total) / run.horizon_s
 
 
 class TwinTarget:

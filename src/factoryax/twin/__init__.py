@@ -2,8 +2,10 @@
 
 A discrete-event simulation (SimPy) of the plant's line(s): stations with cycle-time
 distributions and buffers, the shift calendar with breaks, changeovers between product
-types, MTBF/MTTR failures preceded by wear, tool wear that drifts a measured dimension
-into defects, rework and scrap, safety events and sensor faults. Signals are generated
+types, MTBF/MTTR failures preceded by wear, preventive maintenance that renews the wear,
+technicians per shift that repairs and setups wait for, tool wear that drifts a measured
+dimension into defects (faster with a cycle shorter than rated), rework and scrap, safety
+events and sensor faults. Signals are generated
 vectorised with numpy. A run yields the lake's tables (readings, production, states,
 events) plus a separate ground truth (fault onsets, failures, true RUL, defect causes,
 safety events) that benchmarks score detectors against and detectors never see.
@@ -11,7 +13,8 @@ safety events) that benchmarks score detectors against and detectors never see.
 Contract:
 
 - deterministic: the same plant, config, ``start``, horizon and ``seed`` give the same
-  tables, row for row;
+  tables, row for row; the maintenance, staffing and speed knobs are off by default and
+  then change nothing;
 - lake rows use the lake's input schemas; every instant is timezone-aware UTC;
 - the twin's output enters the lake through the normal ingest path
   (:func:`write_to_lake`); the truth is written beside the lake, never into it.
@@ -37,6 +40,7 @@ from factoryax.twin.config import (
     SafetyKindConfig,
     SensorFaultConfig,
     SignalOverride,
+    StaffingConfig,
     StationConfig,
     TwinConfig,
 )
@@ -68,6 +72,7 @@ __all__ = [
     "SensorFaultConfig",
     "SignalOverride",
     "SparkplugEdgeNode",
+    "StaffingConfig",
     "StationConfig",
     "Truth",
     "TwinConfig",

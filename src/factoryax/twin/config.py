@@ -31,6 +31,7 @@ __all__ = [
     "SafetyKindConfig",
     "SensorFaultConfig",
     "SignalOverride",
+    "StaffingConfig",
     "StationConfig",
     "TwinConfig",
 ]
@@ -69,6 +70,17 @@ class StationConfig(_Model):
     tool_life_parts: int | None = Field(None, gt=0)
     """Parts per cutting tool; the tool is changed (reason TOOL) when it is used up."""
     tool_change_min: float = Field(5.0, gt=0)
+    pm_interval_h: float | None = Field(None, gt=0)
+    """Operating hours between preventive-maintenance stops; none means no PM."""
+    pm_min: float = Field(45.0, gt=0)
+    """Length of one PM stop (planned stop, reason PM); it renews the wear episode."""
+    rated_cycle_time_s: float | None = Field(None, gt=0)
+    """Cycle time at which tool wear and defect rates hold as configured; none means
+    the asset's ideal cycle time, so the cycle-time setting has no quality effect."""
+    speed_wear_exponent: float = Field(2.0, ge=0)
+    """k in wear per part × (rated / ideal cycle)^k (from Taylor's tool-life law)."""
+    speed_defect_exponent: float = Field(1.0, ge=0)
+    """m in crack / residue probability × (rated / ideal cycle)^m."""
 
 
 _KIND_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -188,6 +200,43 @@ class ReasonCodes(_Model):
     blocked: str = "BLOCKED"
     minor: str = "MINOR"
     estop: str = "ESTOP"
+    pm: str = "PM"
+    """Preventive maintenance; checked against the reason tree only when PM is used."""
+
+
+class StaffingConfig(_Model):
+    """Technicians per shift: repairs, PM, changeovers and tool changes each need one.
+
+    Empty (the default) means unlimited staff: nobody ever waits for a technician.
+    """
+
+    technicians: dict[str, int] = Field(default_factory=dict)
+    """Shift name (``[[calendar.shifts]] name``) → technicians on that shift."""
+    default: int | None = Field(None, ge=1)
+    """Technicians on a shift not listed (and before the first shift of the horizon)."""
+
+    @model_validator(mode="after")
+    def _positive(self) -> StaffingConfig:
+        for shift, count in self.technicians.items():
+            if isinstance(count, bool) or count < 1:
+                raise ValueError(
+                    f"technicians.{shift} must be an integer >= 1, got {count!r}; "
+                    "a shift without technicians would never repair anything"
+                )
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        """Whether staffing limits anything (some count is given)."""
+        return bool(self.technicians) or self.default is not None
+
+    def for_shift(self, name: str) -> int:
+        """Technicians on shift ``name`` (``default``, else the largest listed crew)."""
+        if name in self.technicians:
+            return self.technicians[name]
+        if self.default is not None:
+            return self.default
+        return max(self.technicians.values())
 
 
 class LiveConfig(_Model):
@@ -230,6 +279,7 @@ class TwinConfig(_Model):
     sensor_faults: SensorFaultConfig = SensorFaultConfig()
     signals: dict[str, SignalOverride] = Field(default_factory=dict)
     reasons: ReasonCodes = ReasonCodes()
+    staffing: StaffingConfig = StaffingConfig()
     live: LiveConfig = LiveConfig()
 
     @classmethod
@@ -316,15 +366,37 @@ class TwinConfig(_Model):
                         f"twin.safety.{kind}.assets: unknown asset {asset_id!r}; "
                         f"use some of {sorted(assets)!r}"
                     )
+        self._check_staffing(plant)
         declared = {r.code for r in plant.downtime_reasons}
         if declared:
+            uses_pm = any(st.pm_interval_h is not None for st in self.stations.values())
             for field_name, code in self.reasons.model_dump().items():
+                if field_name == "pm" and not uses_pm:
+                    continue
                 if code not in declared:
                     raise ConfigError(
                         f"twin.reasons.{field_name} = {code!r} is not a declared downtime "
                         f"reason; declare it under [[downtime_reasons]] or map it to one of "
                         f"{sorted(declared)!r}"
                     )
+
+    def _check_staffing(self, plant: PlantModel) -> None:
+        staffing = self.staffing
+        if not staffing.enabled:
+            return
+        shifts = [s.name for s in plant.calendar.shifts] or ["continuous"]
+        for name in staffing.technicians:
+            if name not in shifts:
+                raise ConfigError(
+                    f"twin.staffing.technicians.{name} = {staffing.technicians[name]!r}: "
+                    f"no shift {name!r} in [calendar]; use one of {shifts!r}"
+                )
+        missing = [n for n in shifts if n not in staffing.technicians]
+        if missing and staffing.default is None:
+            raise ConfigError(
+                f"twin.staffing.technicians = {dict(staffing.technicians)!r} leaves shift(s) "
+                f"{missing!r} without a count; list them or set twin.staffing.default"
+            )
 
 
 def _describe(exc: ValidationError) -> str:

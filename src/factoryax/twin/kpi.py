@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from factoryax.core import PlantModel
 from factoryax.twin.config import TwinConfig
 from factoryax.twin.incidents import eligible
-from factoryax.twin.quality import expected_first_pass_yield, resolve_roles
+from factoryax.twin.quality import expected_first_pass_yield, resolve_roles, speed_scales
 from factoryax.twin.result import TwinResult
 
 __all__ = ["OeeFactors", "expected_factors", "measured_factors"]
@@ -108,7 +108,9 @@ def expected_factors(plant: PlantModel, asset: str, config: TwinConfig | None = 
     of planned time (e-stops as availability, guard and zone stops as minor stops). Quality
     is the expected first-pass yield (tool-wear drift averaged over a tool's life, crack and
     residue rates; see :func:`~factoryax.twin.quality.expected_first_pass_yield`) times
-    the chance a breakdown scraps the part in the station.
+    the chance a breakdown scraps the part in the station. It assumes no preventive
+    maintenance and unlimited technicians (``pm_interval_h`` and ``[twin.staffing]``
+    change the failure process and add waits that this closed form does not model).
 
     Examples:
         >>> from factoryax.twin import example_plant
@@ -137,12 +139,22 @@ def expected_factors(plant: PlantModel, asset: str, config: TwinConfig | None = 
     quality = 1.0 - (cycle / mtbf_s if mtbf_s else 0.0)
     if asset == roles.inspection:
         machining = config.station(roles.machining) if roles.machining else None
+
+        def scales(role: str | None) -> tuple[float, float]:
+            if role is None:
+                return 1.0, 1.0
+            seconds = plant.asset(role).ideal_cycle_time_s or config.default_cycle_time_s
+            return speed_scales(config.station(role), seconds)
+
         quality *= expected_first_pass_yield(
             config.quality,
             machining.tool_life_parts if machining else None,
             bore=roles.machining is not None,
             crack=roles.crack is not None,
             residue=roles.residue is not None,
+            wear_scale=scales(roles.machining)[0],
+            crack_scale=scales(roles.crack)[1],
+            residue_scale=scales(roles.residue)[1],
         )
     return OeeFactors(
         availability=operating,

@@ -28,6 +28,7 @@ import simpy
 from factoryax.core import Line
 from factoryax.twin import quality as q
 from factoryax.twin.config import StationConfig, TwinConfig
+from factoryax.twin.staffing import Crew
 from factoryax.twin.windows import StopWindows
 
 __all__ = [
@@ -60,6 +61,13 @@ class Episode:
     sudden: bool
     fail_at: float | None = None
     repaired_at: float | None = None
+    renewed_op: float | None = None
+    """Operating seconds at which preventive maintenance ended this life before failure."""
+
+    @property
+    def end_op(self) -> float:
+        """Operating seconds at which this life ends: the failure, or an earlier PM."""
+        return self.fail_op if self.renewed_op is None else self.renewed_op
 
 
 @dataclass
@@ -82,6 +90,10 @@ class StationTrace:
     """(ts, part_id, product index, lot, result, defect_code, cycle_time_s)."""
     defects: list[dict[str, Any]] = field(default_factory=list)
     measurements: list[tuple[float, float]] = field(default_factory=list)
+    pm_stops: list[tuple[float, float]] = field(default_factory=list)
+    """Preventive maintenance (start, end)."""
+    tech_waits: list[tuple[float, float, str]] = field(default_factory=list)
+    """Waits for a technician (start, end, job: repair, pm, changeover, tool)."""
 
 
 class _Station:
@@ -101,6 +113,8 @@ class _Station:
         self.windows = windows
         self._wi = 0
         self.mean_cycle = ideal_s / cfg.performance
+        self.wear_scale, self.defect_scale = q.speed_scales(cfg, ideal_s)
+        self.last_pm_op = 0.0
         self.inbox: simpy.Store | None = None
         self.outbox: simpy.Store | None = None
         self.rework_queue: deque[q.Part] = deque()
@@ -157,13 +171,54 @@ class _Station:
             self._seg(start, self.env.now, state, reason)
             self._pending = None
 
-    def _wait(self, event: simpy.Event, reason: str) -> _Proc:
+    def _wait(self, event: simpy.Event, reason: str, state: int = IDLE) -> _Proc:
         start = self.env.now
-        self._pending = (start, IDLE, reason)
+        self._pending = (start, state, reason)
         value = yield event
         self._pending = None
-        self._seg(start, self.env.now, IDLE, reason)
+        self._seg(start, self.env.now, state, reason)
         return value
+
+    def _staffed(self, duration: float, state: int, reason: str, job: str) -> _Proc:
+        """A job that needs a technician: wait for one (in the job's state), then work."""
+        crew = self.sim.crew
+        if crew is None:
+            yield from self._work(duration, state, reason)
+            return
+        req = crew.request()
+        if not req.triggered:
+            start = self.env.now
+            yield from self._wait(req, reason, state)
+            self.trace.tech_waits.append((start, self.env.now, job))
+        yield from self._work(duration, state, reason)
+        crew.resource.release(req)
+
+    def _pm_due(self) -> bool:
+        interval = self.cfg.pm_interval_h
+        return interval is not None and self.op - self.last_pm_op >= interval * 3600.0
+
+    def _maintain(self) -> _Proc:
+        """Preventive maintenance: a planned stop that renews the wear episode.
+
+        With limited staff PM waits for a free technician without stopping the machine:
+        when nobody is free it is put off to the next cycle.
+        """
+        crew = self.sim.crew
+        req = None
+        if crew is not None:
+            req = crew.request()
+            if not req.triggered:
+                req.cancel()
+                return
+        began = self.env.now
+        yield from self._work(self.cfg.pm_min * 60, PLANNED, self.sim.config.reasons.pm)
+        if crew is not None and req is not None:
+            crew.resource.release(req)
+        self.trace.pm_stops.append((began, self.env.now))
+        self.last_pm_op = self.op
+        self.episode.renewed_op = self.op
+        self.episode.repaired_at = self.env.now
+        self.episode = self._new_episode()
 
     def _work(self, duration: float, state: int, reason: str | None) -> _Proc:
         """Spends ``duration`` seconds of planned time in ``state``, pausing over windows."""
@@ -197,11 +252,15 @@ class _Station:
             else:
                 part = yield from self._wait(self.inbox.get(), reasons.starved)
             self.current = part
+            if self._pm_due():
+                yield from self._maintain()
             if self.product is not None and part.product != self.product and cfg.changeover_min:
-                yield from self._work(cfg.changeover_min * 60, SETUP, reasons.changeover)
+                yield from self._staffed(
+                    cfg.changeover_min * 60, SETUP, reasons.changeover, "changeover"
+                )
             self.product = part.product
             if cfg.tool_life_parts and self.tool_count >= cfg.tool_life_parts:
-                yield from self._work(cfg.tool_change_min * 60, DOWN, reasons.tool)
+                yield from self._staffed(cfg.tool_change_min * 60, DOWN, reasons.tool, "tool")
                 self.trace.tool_changes.append((self.env.now, len(self.trace.cycles)))
                 self.tool_count = 0
             if cfg.minor_stop_prob and self.rng.random() < cfg.minor_stop_prob:
@@ -212,10 +271,14 @@ class _Station:
             if to_failure <= cycle:
                 yield from self._work(to_failure, RUNNING, None)
                 self._breakdown(part, to_failure)
-                yield from self._work(
-                    self._lognormal(cfg.mttr_min * 60, cfg.mttr_cv), DOWN, reasons.breakdown
+                yield from self._staffed(
+                    self._lognormal(cfg.mttr_min * 60, cfg.mttr_cv),
+                    DOWN,
+                    reasons.breakdown,
+                    "repair",
                 )
                 self.trace.episodes[-1].repaired_at = self.env.now
+                self.last_pm_op = self.op
                 self.episode = self._new_episode()
                 continue
             yield from self._work(cycle, RUNNING, None)
@@ -254,7 +317,7 @@ class _Station:
         """Applies this station's quality role; returns whether the part moves on."""
         sim, asset, now = self.sim, self.trace.asset, self.env.now
         roles, qcfg = sim.roles, sim.config.quality
-        if asset == roles.crack and self.rng.random() < qcfg.crack_prob * (
+        if asset == roles.crack and self.rng.random() < qcfg.crack_prob * self.defect_scale * (
             1 + 4 * self.degradation()
         ):
             part.cracked = True
@@ -267,8 +330,9 @@ class _Station:
                 tool_count=self.tool_count,
                 tool_life=self.cfg.tool_life_parts,
                 degradation=self.degradation(),
+                wear_scale=self.wear_scale,
             )
-        if asset == roles.residue and self.rng.random() < qcfg.residue_prob:
+        if asset == roles.residue and self.rng.random() < qcfg.residue_prob * self.defect_scale:
             part.residue = True
         self.tool_count += 1
         if asset != roles.inspection:
@@ -316,8 +380,10 @@ class LineSim:
         windows: dict[str, StopWindows],
         rng_for: RngFor,
         part_prefix: str,
+        crew: Crew | None = None,
     ) -> None:
         self.env, self.line, self.config, self.rng_for = env, line, config, rng_for
+        self.crew = crew
         self.roles = q.resolve_roles(line, config.quality)
         self.part_prefix = part_prefix
         self.released = 0

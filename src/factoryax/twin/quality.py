@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from factoryax.core import Asset, Line
-from factoryax.twin.config import QualityConfig
+from factoryax.twin.config import QualityConfig, StationConfig
 
-__all__ = ["Inspection", "Part", "QualityRoles", "inspect", "resolve_roles"]
+__all__ = ["Inspection", "Part", "QualityRoles", "inspect", "resolve_roles", "speed_scales"]
 
 _DIMENSION_WORDS = ("diameter", "bore", "length", "width", "thickness", "height", "dimension")
 
@@ -86,6 +86,25 @@ def resolve_roles(line: Line, config: QualityConfig) -> QualityRoles:
     )
 
 
+def speed_scales(station: StationConfig, ideal_cycle_s: float) -> tuple[float, float]:
+    """(wear, defect) multipliers of a station set to ``ideal_cycle_s``.
+
+    Both are 1 when no ``rated_cycle_time_s`` is set or the setting equals it; a faster
+    cycle gives (rated / cycle)^k for tool wear per part and (rated / cycle)^m for the
+    crack and residue probabilities.
+
+    Examples:
+        >>> from factoryax.twin.config import StationConfig
+        >>> speed_scales(StationConfig(rated_cycle_time_s=14.0), 7.0)
+        (4.0, 2.0)
+    """
+    rated = station.rated_cycle_time_s
+    speed = 1.0 if rated is None else rated / ideal_cycle_s
+    if speed == 1.0:
+        return 1.0, 1.0
+    return speed**station.speed_wear_exponent, speed**station.speed_defect_exponent
+
+
 def _dimension_signal(asset: Asset) -> str | None:
     return next((s.id for s in asset.signals if any(w in s.id for w in _DIMENSION_WORDS)), None)
 
@@ -98,10 +117,14 @@ def machine_bore(
     tool_count: int,
     tool_life: int | None,
     degradation: float,
+    wear_scale: float = 1.0,
 ) -> None:
-    """Cuts the bore: nominal + offset − wear × parts on this tool + noise (chatter-widened)."""
+    """Cuts the bore: nominal + offset − wear × parts on this tool + noise (chatter-widened).
+
+    ``wear_scale`` multiplies the wear per part (a cycle faster than rated wears faster).
+    """
     spread = config.process_sd_mm * (1.0 + config.chatter_gain * degradation)
-    drift = config.tool_wear_mm_per_part * tool_count
+    drift = config.tool_wear_mm_per_part * wear_scale * tool_count
     part.bore_mm = config.nominal_mm + config.tool_offset_mm - drift + rng.normal(0.0, spread)
     part.tool_wear = tool_count / tool_life if tool_life else 0.0
     part.spindle_degradation = degradation
@@ -142,20 +165,29 @@ def rework(part: Part, config: QualityConfig, rng: np.random.Generator) -> None:
 
 
 def expected_first_pass_yield(
-    config: QualityConfig, tool_life: int | None, *, bore: bool, crack: bool, residue: bool
+    config: QualityConfig,
+    tool_life: int | None,
+    *,
+    bore: bool,
+    crack: bool,
+    residue: bool,
+    wear_scale: float = 1.0,
+    crack_scale: float = 1.0,
+    residue_scale: float = 1.0,
 ) -> float:
     """The first-pass yield the model implies, ignoring degradation-driven chatter.
 
     The bore's drift is averaged over a tool's life (each part count equally likely) and
-    the normal tail areas beyond both limits are summed.
+    the normal tail areas beyond both limits are summed. The scales are the speed factors
+    of a cycle faster or slower than rated (see ``StationConfig.rated_cycle_time_s``).
     """
-    good = (1.0 - config.crack_prob if crack else 1.0) * (
-        1.0 - config.residue_prob if residue else 1.0
+    good = (1.0 - config.crack_prob * crack_scale if crack else 1.0) * (
+        1.0 - config.residue_prob * residue_scale if residue else 1.0
     )
     if not bore:
         return good
     counts = np.arange(tool_life if tool_life else 1, dtype=np.float64)
-    mean = config.tool_offset_mm - config.tool_wear_mm_per_part * counts
+    mean = config.tool_offset_mm - config.tool_wear_mm_per_part * wear_scale * counts
     sd = float(np.hypot(config.process_sd_mm, config.gauge_sd_mm)) or 1e-12
     inside = _normal_cdf((config.tolerance_mm - mean) / sd) - _normal_cdf(
         (-config.tolerance_mm - mean) / sd

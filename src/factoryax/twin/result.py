@@ -32,7 +32,7 @@ import pyarrow as pa
 
 from factoryax.twin.config import TwinConfig
 
-__all__ = ["TRUTH_SCHEMAS", "Truth", "TwinResult"]
+__all__ = ["PM_SCHEMA", "TRUTH_SCHEMAS", "WAIT_SCHEMA", "Truth", "TwinResult"]
 
 _TS = pa.timestamp("us", tz="UTC")
 _S = pa.string()
@@ -100,6 +100,13 @@ TRUTH_SCHEMAS: dict[str, pa.Schema] = {
 }
 """Arrow schema of each ground-truth table."""
 
+WAIT_SCHEMA = pa.schema(
+    [("line", _S), ("asset", _S), ("job", _S), ("start", _TS), ("end", _TS), ("wait_s", _F)]
+)
+"""Schema of :attr:`TwinResult.technician_waits`."""
+PM_SCHEMA = pa.schema([("line", _S), ("asset", _S), ("start", _TS), ("end", _TS)])
+"""Schema of :attr:`TwinResult.pm_stops`."""
+
 
 @dataclass(frozen=True)
 class Truth:
@@ -138,6 +145,10 @@ class TwinResult:
         wip: parts still in the line at the end: part_id, line, location.
         released: parts that entered the line(s).
         ideal_cycle_s: ideal cycle time per asset, as simulated.
+        technician_waits: each wait of a stop for a technician (``[twin.staffing]``):
+            line, asset, job (``repair``, ``changeover``, ``tool``), start, end, wait_s.
+            Empty with unlimited staff. The wait is also inside the stop's ``states`` row.
+        pm_stops: each preventive-maintenance stop: line, asset, start, end.
     """
 
     site: str
@@ -153,6 +164,8 @@ class TwinResult:
     wip: pa.Table
     released: int
     ideal_cycle_s: dict[str, float] = field(default_factory=dict)
+    technician_waits: pa.Table = field(default_factory=lambda: WAIT_SCHEMA.empty_table())
+    pm_stops: pa.Table = field(default_factory=lambda: PM_SCHEMA.empty_table())
 
     @property
     def horizon_s(self) -> float:

@@ -129,7 +129,8 @@ def _degradation(op: FloatArray, trace: StationTrace) -> FloatArray:
         return np.zeros_like(op)
     onset = np.array([e.onset_op for e in trace.episodes])
     fail = np.array([e.fail_op for e in trace.episodes])
-    k = np.searchsorted(fail, op, side="left")
+    end = np.array([e.end_op for e in trace.episodes])  # a PM ends a life before failure
+    k = np.searchsorted(end, op, side="left")
     inside = k < len(fail)
     kk = np.minimum(k, len(fail) - 1)
     span = fail[kk] - onset[kk]

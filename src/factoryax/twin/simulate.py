@@ -21,13 +21,15 @@ from factoryax.core import ConfigError, PlantModel, ensure_utc
 from factoryax.twin.calendar import build_schedule
 from factoryax.twin.config import TwinConfig
 from factoryax.twin.incidents import STOPPING, plan_incidents, plan_sensor_faults
-from factoryax.twin.line import DOWN, IDLE, PLANNED, RUNNING, LineSim, rng_factory
-from factoryax.twin.result import Truth, TwinResult
+from factoryax.twin.line import DOWN, IDLE, PLANNED, RUNNING, LineSim, StationTrace, rng_factory
+from factoryax.twin.result import PM_SCHEMA, WAIT_SCHEMA, Truth, TwinResult
 from factoryax.twin.signals import AssetRun, generate
+from factoryax.twin.staffing import Crew
 from factoryax.twin.tables import (
     defects_table,
     events_table,
     faults_table,
+    micros,
     production_table,
     readings_table,
     rul_table,
@@ -121,8 +123,10 @@ def simulate(
 
     env = simpy.Environment()
     local = begin.astimezone(zone)
+    crew = Crew(env, config.staffing, schedule) if config.staffing.enabled else None
     sims = [
-        LineSim(env, ln, config, windows, rng_for, f"{ln.id}-{local:%y%m%dT%H%M}") for ln in lines
+        LineSim(env, ln, config, windows, rng_for, f"{ln.id}-{local:%y%m%dT%H%M}", crew)
+        for ln in lines
     ]
     env.run(until=horizon_s)
     wip = [(pid, sim.line.id, where) for sim in sims for pid, where in sim.finish()]
@@ -194,7 +198,38 @@ def simulate(
         ),
         released=sum(sim.released for sim in sims),
         ideal_cycle_s={tr.asset: tr.ideal_cycle_s for tr in traces},
+        technician_waits=_waits_table(start_us, traces),
+        pm_stops=_pm_table(start_us, traces),
     )
+
+
+def _waits_table(start_us: int, traces: list[StationTrace]) -> pa.Table:
+    rows = sorted(
+        ((a, b, job, tr) for tr in traces for a, b, job in tr.tech_waits),
+        key=lambda r: (r[0], r[3].asset),
+    )
+    return pa.table(
+        {
+            "line": [r[3].line for r in rows],
+            "asset": [r[3].asset for r in rows],
+            "job": [r[2] for r in rows],
+            "start": pa.array(micros(start_us, [r[0] for r in rows]), pa.int64()),
+            "end": pa.array(micros(start_us, [r[1] for r in rows]), pa.int64()),
+            "wait_s": pa.array([r[1] - r[0] for r in rows], pa.float64()),
+        }
+    ).cast(WAIT_SCHEMA)
+
+
+def _pm_table(start_us: int, traces: list[StationTrace]) -> pa.Table:
+    rows = sorted((a, b, tr.line, tr.asset) for tr in traces for a, b in tr.pm_stops)
+    return pa.table(
+        {
+            "line": [r[2] for r in rows],
+            "asset": [r[3] for r in rows],
+            "start": pa.array(micros(start_us, [r[0] for r in rows]), pa.int64()),
+            "end": pa.array(micros(start_us, [r[1] for r in rows]), pa.int64()),
+        }
+    ).cast(PM_SCHEMA)
 
 
 def _before(t: float) -> npt.NDArray[np.float64]:

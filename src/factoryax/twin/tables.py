@@ -228,6 +228,8 @@ def faults_table(
     rows: list[_FaultRow] = []
     for trace, tl in stations:
         for n, ep in enumerate(trace.episodes):
+            if ep.renewed_op is not None and ep.onset_op >= ep.renewed_op:
+                continue  # preventive maintenance renewed it before any sign of wear
             onset_at = tl.wall_at_op(ep.onset_op)
             if onset_at is None and ep.fail_at is None:
                 continue  # neither onset nor failure within the horizon
@@ -294,11 +296,12 @@ def rul_table(
         if not eps:
             continue
         fail_op = np.array([e.fail_op for e in eps])
+        end_op = np.array([e.end_op for e in eps])
         onset_op = np.array([e.onset_op for e in eps])
         fail_at = np.array([np.nan if e.fail_at is None else e.fail_at for e in eps])
         repaired = np.array([np.inf if e.repaired_at is None else e.repaired_at for e in eps])
         op = tl.op_at(t)
-        k = np.minimum(np.searchsorted(fail_op, op, side="left"), len(eps) - 1)
+        k = np.minimum(np.searchsorted(end_op, op, side="left"), len(eps) - 1)
         k = np.where(t >= repaired[k], np.minimum(k + 1, len(eps) - 1), k)
         rul_run = np.maximum(fail_op[k] - op, 0.0)
         rul_s = np.maximum(fail_at[k] - t, 0.0)
