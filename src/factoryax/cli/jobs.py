@@ -9,6 +9,7 @@ Mount in ``cli/__init__.py``::
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import sys
 import time
@@ -25,10 +26,18 @@ from rich.table import Table
 
 from factoryax.analytics import KpiRow, Period
 from factoryax.analytics.kpi import GroupKey
-from factoryax.cli.analytics import PeriodOpt
 from factoryax.cli.main import WorkspaceOpt, open_workspace
-from factoryax.core import FactoryAXError
-from factoryax.jobs import JOBS, FeatureJob, KpiJob, SpcBaselineJob, open_engine
+from factoryax.core import FactoryAXError, PlantModel
+from factoryax.detect import Registry, anomaly_model_name
+from factoryax.jobs import (
+    JOBS,
+    BacktestJob,
+    FeatureJob,
+    KpiJob,
+    ScoreJob,
+    SpcBaselineJob,
+    open_engine,
+)
 
 __all__ = ["app", "list_jobs", "run"]
 
@@ -36,7 +45,8 @@ console = Console()
 err_console = Console(stderr=True)
 
 app = typer.Typer(
-    help="Batch jobs over the lake (KPIs, SPC baselines, features) on DuckDB or Spark "
+    help="Batch jobs over the lake (KPIs, SPC baselines, features, detector scoring and "
+    "backtests) on DuckDB or Spark "
     "(see docs/scale-out.md).",
     no_args_is_help=True,
 )
@@ -74,8 +84,32 @@ def _kpi_rows(rows: tuple[KpiRow, ...]) -> pa.Table:
 
 @app.command("run")
 def run(
-    job: Annotated[str, typer.Argument(help="kpi, spc-baseline or features.")],
-    period: PeriodOpt,
+    job: Annotated[str, typer.Argument(help="kpi, spc-baseline, features, score or backtest.")],
+    period: Annotated[
+        str | None,
+        typer.Option(
+            "--period",
+            "-p",
+            help="2026-11-23 (a day), 2026-11-23/night (a shift), 2026-W48 (a week) or "
+            "2026-11-01..2026-11-30. score/backtest: its shifts' span, or use --from/--to.",
+        ),
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option("--from", help="score/backtest: window start, ISO with zone."),
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="score/backtest: window end (exclusive).")
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="score/backtest: NAME or NAME@VERSION, repeatable (default: the newest "
+            "anomaly-<asset> model of every asset that has one).",
+        ),
+    ] = None,
     engine: Annotated[str, typer.Option(help="duckdb (default) or spark.")] = "duckdb",
     master: Annotated[
         str | None,
@@ -105,9 +139,18 @@ def run(
         raise _fail(f"unknown job {job!r}; jobs are {', '.join(JOBS)} (factoryax jobs list)")
     if output not in ("table", "json", "csv"):
         raise _fail(f"--output must be table, json or csv, got {output!r}")
+    figures: dict[str, dict[str, object]] = {}
     try:
-        when = Period.parse(period)
         plant = ws.plant
+        if job in ("score", "backtest"):
+            lo, hi = _window(plant, period, start, end)
+            models = tuple(model or _default_models(ws.root, plant))
+            label = f"{lo.isoformat()}..{hi.isoformat()}"
+        else:
+            if period is None:
+                raise _fail(f"job {job!r} needs --period, e.g. --period 2026-11-23")
+            when = Period.parse(period)
+            label = when.label
         eng = open_engine(
             engine,
             ws.root / "lake",
@@ -124,8 +167,13 @@ def run(
                 notes = [str(n) for n in kpis.notices]
             elif job == "spc-baseline":
                 result, notes = SpcBaselineJob(plant, when).run(eng), []
-            else:
+            elif job == "features":
                 result, notes = FeatureJob(plant, when, window_s=window_s).run(eng), []
+            elif job == "score":
+                result, notes = ScoreJob(ws.root, models, lo, hi).run(eng), []
+            else:
+                figures = BacktestJob(ws.root, plant, models, lo, hi).run(eng)
+                result, notes = _backtest_rows(figures), []
             took = time.perf_counter() - t0
         finally:
             eng.close()
@@ -135,14 +183,15 @@ def run(
         pq.write_table(result, out)
         err_console.print(f"wrote {result.num_rows:,} rows to {out}")
     elif output == "json":
-        for item in result.to_pylist():
+        # a backtest prints every figure (faults, lead times, training window) per model
+        for item in figures.values() if job == "backtest" else result.to_pylist():
             sys.stdout.write(json.dumps(item, ensure_ascii=False, default=str) + "\n")
     elif output == "csv":
         buf = pa.BufferOutputStream()
         pacsv.write_csv(result, buf)
         sys.stdout.write(buf.getvalue().to_pybytes().decode("utf-8"))
     else:
-        view = Table(title=f"{job} {when.label} on {engine}", title_justify="left")
+        view = Table(title=f"{job} {label} on {engine}", title_justify="left")
         shown = result.slice(0, 50)
         if job == "kpi":  # the headline figures; -o json/csv or --out give every field
             columns = [n for n in shown.column_names if n in _GROUP_KEYS]
@@ -169,3 +218,57 @@ def _cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def _instant(text: str, what: str) -> dt.datetime:
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise _fail(f"{what} {text!r} is not ISO 8601; use e.g. 2026-11-23T08:00+09:00") from None
+    if value.tzinfo is None:
+        raise _fail(f"{what} {text!r} has no time zone; add one, e.g. {text}+09:00 or {text}Z")
+    return value.astimezone(dt.UTC)
+
+
+def _window(
+    plant: PlantModel, period: str | None, start: str | None, end: str | None
+) -> tuple[dt.datetime, dt.datetime]:
+    """The scoring window: --from/--to, else the span of --period's shifts."""
+    if start is not None and end is not None:
+        return _instant(start, "--from"), _instant(end, "--to")
+    if period is not None and start is None and end is None:
+        lo, hi = Period.parse(period).span(plant.calendar, plant.site.timezone, ())
+        return lo.astimezone(dt.UTC), hi.astimezone(dt.UTC)
+    raise _fail("score/backtest need --from and --to (ISO instants with zone), or --period")
+
+
+def _default_models(root: Path, plant: PlantModel) -> list[str]:
+    registry = Registry.for_workspace(root)
+    names = [anomaly_model_name(a.id) for _, a in plant.iter_assets()]
+    found = [n for n in names if registry.versions(n)]
+    if not found:
+        raise _fail(
+            f"no anomaly models registered in {str(registry.root)!r} (looked for {names!r}); "
+            "train one with `factoryax detect train`, or pass --model NAME"
+        )
+    return found
+
+
+def _backtest_rows(figures: dict[str, dict[str, object]]) -> pa.Table:
+    """One row per model: the headline backtest figures (JSON keeps every field)."""
+    keys = (
+        "model",
+        "version",
+        "alarms",
+        "alarms_per_shift",
+        "true_alarms",
+        "false_alarms",
+        "false_alarms_per_shift",
+        "precision",
+        "detection_rate",
+        "wear_detected",
+        "wear_total",
+        "mean_lead_time_s",
+        "in_sample",
+    )
+    return pa.Table.from_pylist([{k: f.get(k) for k in keys} for f in figures.values()])

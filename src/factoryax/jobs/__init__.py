@@ -16,8 +16,12 @@ Contract:
   :func:`~factoryax.jobs.layout.committed_files`: never a temporary file, never both sides
   of a half-finished compaction; a file that vanishes mid-query makes the engine list
   again and retry.
-- Detector batch scoring and backtests (``factoryax.detect``) are not here yet; they slot
-  in as jobs that read :class:`FeatureJob` output through an engine.
+- **Detector scoring with detect's own math.** :class:`ScoreJob` pivots readings to the
+  model's wide rows in SQL and applies the registered detector through
+  :meth:`Engine.map_in_arrow` (Spark: ``mapInArrow`` on the executors, partitioned by
+  asset and sorted by time so streaming state is exact; DuckDB: the same function
+  in-process); :class:`BacktestJob` turns its alarms into ``factoryax.detect.backtest``'s
+  figures. Scores equal detect's in-process scores to a relative 1e-9.
 """
 
 from __future__ import annotations
@@ -28,11 +32,14 @@ from factoryax.jobs.features import FeatureJob
 from factoryax.jobs.kpi import KpiJob
 from factoryax.jobs.layout import committed_files
 from factoryax.jobs.registry import JOBS, JobInfo, open_engine
+from factoryax.jobs.score import BacktestJob, BatchScorer, ModelPayload, ScoreJob
 from factoryax.jobs.spark_engine import SparkConfig, SparkEngine, spark_session
 from factoryax.jobs.spc import SpcBaselineJob
 
 __all__ = [
     "JOBS",
+    "BacktestJob",
+    "BatchScorer",
     "Dialect",
     "DuckDBEngine",
     "Engine",
@@ -41,6 +48,8 @@ __all__ = [
     "Job",
     "JobInfo",
     "KpiJob",
+    "ModelPayload",
+    "ScoreJob",
     "SparkConfig",
     "SparkEngine",
     "SpcBaselineJob",

@@ -16,7 +16,7 @@ the engine's :class:`Dialect` so one query text serves both.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, TypeVar, runtime_checkable
@@ -107,6 +107,27 @@ class Engine(Protocol):
         """
         ...
 
+    def map_in_arrow(
+        self,
+        query: str,
+        fn: Callable[[Iterable[pa.RecordBatch]], Iterable[pa.RecordBatch]],
+        schema: pa.Schema,
+        *,
+        key: str,
+        order: str,
+        inputs: Mapping[str, pa.Table] | None = None,
+    ) -> pa.Table:
+        """Runs ``query``, then ``fn`` over its rows as Arrow batches, every ``key``'s rows
+        in one partition, contiguous and sorted by ``order``; returns ``fn``'s output.
+
+        Spark runs ``fn`` on the executors (``mapInArrow``), DuckDB in-process: one
+        function, so per-row model math exists once.
+
+        Raises:
+            QueryError: the engine rejected the query or ``fn`` failed.
+        """
+        ...
+
     def close(self) -> None:
         """Releases what the engine holds (connections, a Spark session it started)."""
         ...
@@ -115,9 +136,9 @@ class Engine(Protocol):
 class Job(Protocol[R]):
     """One batch job: a frozen description of the work, runnable on any engine.
 
-    Detector batch scoring and backtests (``factoryax.detect``) are meant to slot in as
-    further jobs: their ``run`` reads features through the engine (see
-    :class:`~factoryax.jobs.features.FeatureJob`) and scores them in Python.
+    Detector batch scoring and backtests (:class:`~factoryax.jobs.score.ScoreJob`,
+    :class:`~factoryax.jobs.score.BacktestJob`) pivot readings in SQL and score them
+    with ``factoryax.detect``'s own NumPy code through :meth:`Engine.map_in_arrow`.
     """
 
     @property

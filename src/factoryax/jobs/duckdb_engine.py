@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from factoryax.lake import TABLES
 __all__ = ["DuckDBEngine", "lake_view_schema", "referenced_tables"]
 
 _ATTEMPTS = 3
+_BATCH_ROWS = 65_536
 
 
 def referenced_tables(query: str) -> list[str]:
@@ -97,6 +98,27 @@ class DuckDBEngine:
             finally:
                 con.close()
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def map_in_arrow(
+        self,
+        query: str,
+        fn: Callable[[Iterable[pa.RecordBatch]], Iterable[pa.RecordBatch]],
+        schema: pa.Schema,
+        *,
+        key: str,
+        order: str,
+        inputs: Mapping[str, pa.Table] | None = None,
+    ) -> pa.Table:
+        """Runs ``query``, sorts by ``key, order`` and feeds the Arrow batches to ``fn``
+        in-process (the same contract as :meth:`SparkEngine.map_in_arrow
+        <factoryax.jobs.spark_engine.SparkEngine.map_in_arrow>`, one partition).
+
+        Raises:
+            QueryError: DuckDB rejected the query.
+        """
+        table = self.sql(query, inputs).sort_by([(key, "ascending"), (order, "ascending")])
+        batches = list(fn(iter(table.to_batches(max_chunksize=_BATCH_ROWS))))
+        return pa.Table.from_batches(batches, schema=schema)
 
     def close(self) -> None:
         """Nothing to release: each query opens and closes its own connection."""

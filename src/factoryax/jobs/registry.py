@@ -39,6 +39,16 @@ JOBS: dict[str, JobInfo] = {
             ("readings",),
             "per-asset, per-signal window statistics (n, mean, std, min, max, rms)",
         ),
+        JobInfo(
+            "score",
+            ("readings", "models/"),
+            "anomaly scores (1.0 = threshold) and alarms of registered detectors",
+        ),
+        JobInfo(
+            "backtest",
+            ("readings", "models/", "truth/"),
+            "detect's backtest figures (alarms, detection rate, lead time, false alarms)",
+        ),
     )
 }
 

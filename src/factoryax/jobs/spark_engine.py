@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,10 @@ class SparkConfig(BaseModel):
     """``spark.sql.shuffle.partitions``: small for one machine, ~2-3x cores on a cluster."""
     driver_host: str = "127.0.0.1"
     """Address executors reach the driver on; loopback for local mode."""
+    python: str | None = None
+    """The Python the executors run (``spark.pyspark.python``) for jobs that run Python
+    there (scoring). None: this interpreter in local mode (so ``factoryax`` imports),
+    the cluster's default otherwise (install ``factoryax`` on the workers)."""
     extra: tuple[tuple[str, str], ...] = ()
     """Further ``spark.*`` settings, e.g. s3a credentials providers on a cluster."""
 
@@ -77,6 +82,9 @@ class SparkConfig(BaseModel):
             # the lake stores instants as UTC-adjusted micros: no legacy rebasing
             "spark.sql.parquet.datetimeRebaseModeInRead": "CORRECTED",
         }
+        python = self.python or (sys.executable if self.master.startswith("local") else None)
+        if python:
+            base["spark.pyspark.python"] = python
         for key, value in self.extra:
             if key in ("spark.jars.packages", "spark.jars.repositories"):
                 raise ConfigError(
@@ -104,6 +112,12 @@ def spark_session(config: SparkConfig | None = None) -> SparkSession:
         # without it Spark resolves the host name and may advertise a non-loopback
         # address for its block manager; the JVM inherits it when it starts here
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    if config.python:
+        os.environ["PYSPARK_PYTHON"] = config.python
+    elif config.master.startswith("local"):
+        # pyspark launches Python workers with $PYSPARK_PYTHON (default `python3`), which
+        # may not be this interpreter and so may not import factoryax
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder: Any = SparkSession.builder.master(config.master).appName(config.app_name)
     for key, value in config.settings().items():
         builder = builder.config(key, value)
@@ -166,6 +180,43 @@ class SparkEngine:
         Raises:
             QueryError: Spark rejected the query or could not read the files.
         """
+        return self._run(query, inputs, lambda df: df)
+
+    def map_in_arrow(
+        self,
+        query: str,
+        fn: Callable[[Iterable[pa.RecordBatch]], Iterable[pa.RecordBatch]],
+        schema: pa.Schema,
+        *,
+        key: str,
+        order: str,
+        inputs: Mapping[str, pa.Table] | None = None,
+    ) -> pa.Table:
+        """Runs ``query``, then ``fn`` over each partition's Arrow batches on the executors.
+
+        Rows are hash-partitioned by ``key`` (all rows of one key land in one partition)
+        and sorted by ``key, order`` within each partition, so ``fn`` sees every key's
+        rows contiguous and in ``order``: what a stateful (streaming) function needs.
+        ``fn`` runs in Spark's Python workers through ``mapInArrow`` (Arrow record
+        batches, no pandas) and must return batches of ``schema``.
+
+        Raises:
+            QueryError: Spark rejected the query, or ``fn`` failed on an executor.
+        """
+        target = _spark_schema(schema)
+
+        def build(df: DataFrame) -> DataFrame:
+            parts = df.repartition(key).sortWithinPartitions(key, order)
+            return parts.mapInArrow(fn, target)
+
+        return self._run(query, inputs, build)
+
+    def _run(
+        self,
+        query: str,
+        inputs: Mapping[str, pa.Table] | None,
+        build: Callable[[DataFrame], DataFrame],
+    ) -> pa.Table:
         spark = self._spark()
         for attempt in range(_ATTEMPTS):
             try:
@@ -174,7 +225,7 @@ class SparkEngine:
                         self.frame(table).createOrReplaceTempView(name)
                     for table in referenced_tables(query):
                         self._lake_frame(table).createOrReplaceTempView(table)
-                    return _utc(spark.sql(query).toArrow())
+                    return _utc(build(spark.sql(query)).toArrow())
             except Exception as exc:  # pyspark raises many unrelated classes
                 text = str(exc)
                 vanished = any(v in text for v in _VANISHED)
