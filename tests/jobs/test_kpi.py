@@ -144,3 +144,24 @@ def test_operator_reasons_count_the_same_on_spark(tmp_path: Path, spark: SparkSe
     assert kpi_mismatches(want.base, got.base) == []
     codes = {(i.code, round(i.seconds)) for i in loss_items(want) if i.code}
     assert codes == {("BREAKDOWN", 1800 + 7200)}
+
+
+def test_a_running_period_is_cut_at_the_same_instant_on_spark(
+    twin: tuple[PlantModel, Path], spark: SparkSession
+) -> None:
+    """Asked in the middle of the simulated days, both engines count planned time only
+    up to that instant and say so."""
+    import datetime as dt
+
+    plant, root = twin
+    until = dt.datetime(2026, 11, 17, 3, 30, tzinfo=dt.UTC)  # 12:30 in Seoul
+    job = KpiJob(plant, Period.parse("2026-11-16..2026-11-18"), by=("asset",), until=until)
+    want = job.run(DuckDBEngine(root))
+    got = job.run(SparkEngine(root, session=spark))
+    assert kpi_mismatches(want.base, got.base) == []
+    assert [str(n) for n in want.notices] == [str(n) for n in got.notices]
+    assert "running" in {n.code for n in got.notices}
+    full = KpiJob(plant, Period.parse("2026-11-16..2026-11-18"), by=("asset",)).run(
+        DuckDBEngine(root)
+    )
+    assert sum(r.pbt_s for r in want.rows) < sum(r.pbt_s for r in full.rows)

@@ -25,6 +25,7 @@ KPI definitions exist once. The translation keeps every rule of the DuckDB versi
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,12 +39,13 @@ from factoryax.analytics import (
     Period,
     ShiftInstance,
     compute_kpis,
+    elapsed,
 )
 from factoryax.analytics.elements import Elements
 from factoryax.analytics.kpi import GroupKey, base_rows, group_rows
-from factoryax.analytics.notices import kpi_notices
+from factoryax.analytics.notices import kpi_notices, running_notice
 from factoryax.analytics.reasons import PRIORITY, ReasonTree, classify_sql
-from factoryax.core import ConfigError, PlantModel
+from factoryax.core import ConfigError, PlantModel, utc_now
 from factoryax.jobs.base import Engine
 from factoryax.lake import Lake
 
@@ -77,6 +79,8 @@ class KpiJob:
     assets: tuple[str, ...] | None = None
     config: KpiConfig = field(default_factory=KpiConfig)
     exceptions: tuple[CalendarException, ...] = ()
+    until: dt.datetime | None = None
+    """Planned time after this instant is not counted (default: now), as in analytics."""
 
     @property
     def name(self) -> str:
@@ -100,11 +104,14 @@ class KpiJob:
                 assets=self.assets,
                 config=self.config,
                 exceptions=self.exceptions,
+                until=self.until,
             )
         chosen, tree, failure = self._validated()
-        instances = self.period.instances(
+        planned = self.period.instances(
             self.plant.calendar, self.plant.site.timezone, self.exceptions
         )
+        cut = self.until if self.until is not None else utc_now()
+        instances = elapsed(planned, cut)
         time_sql = _time_sql(tree, self.config.micro_stop_s, failure, chosen)
         parts_sql = _parts_sql(chosen)
         if instances and chosen:
@@ -122,7 +129,7 @@ class KpiJob:
         p = parts.to_pydict()
         notices = kpi_notices(
             period_label=self.period.label,
-            planned=bool(instances),
+            planned=bool(planned),
             off_shift={
                 a: n for a, i, n in zip(p["asset"], p["inst"], p["pq"], strict=True) if i is None
             },
@@ -130,6 +137,9 @@ class KpiJob:
             no_ideal=[a for a in chosen if self.plant.asset(a).ideal_cycle_time_s is None],
             unrecorded_s=sum(r.unrecorded_s for r in rows),
         )
+        if planned and instances != planned:
+            zone = self.plant.site.timezone
+            notices.append(running_notice(self.period.label, cut.astimezone(zone)))
         return KpiTable(self.period, self.by, tuple(rows), tuple(notices), tuple(base), elements)
 
     def _validated(self) -> tuple[list[str], ReasonTree, frozenset[str] | None]:
