@@ -350,7 +350,7 @@ def _detection_summary(found: DemoReport) -> None:
             asset,
             f"{info.get('model', '')} v{info.get('version', '')}",
             "yes" if info.get("promoted") else "no",
-            "; ".join(str(r) for r in reasons)[:80],
+            "; ".join(str(r) for r in reasons),
         )
     console.print(table)
     rate = "n/a" if found.detection_rate is None else f"{found.detection_rate:.0%}"
