@@ -39,7 +39,9 @@ from factoryax.detect.live import AlarmTracker, LiveScorer, anomaly_model_name, 
 from factoryax.detect.pca import PcaDetector
 from factoryax.detect.registry import MODELS_DIR, ModelSummary, Registry, Stage, list_models
 from factoryax.detect.rul import RulEstimate, RulModel
+from factoryax.detect.rul_delta import RulDeltaModel
 from factoryax.detect.rul_lake import predict_rul, rul_model_name, train_rul
+from factoryax.detect.rul_nn import RulBlendModel, RulMlpModel
 from factoryax.detect.validate import (
     AlarmScore,
     GateConfig,
@@ -63,6 +65,9 @@ DETECTORS: dict[str, type[Detector]] = {
 MODEL_KINDS: dict[str, type[Detector] | type[RulModel] | type[DefectModel]] = {
     **DETECTORS,
     RulModel.kind: RulModel,
+    RulDeltaModel.kind: RulDeltaModel,
+    RulMlpModel.kind: RulMlpModel,
+    RulBlendModel.kind: RulBlendModel,
     DefectModel.kind: DefectModel,
 }
 """Every kind the registry stores: the detectors, RUL and defect models."""
@@ -91,7 +96,10 @@ __all__ = [
     "NotFittedError",
     "PcaDetector",
     "Registry",
+    "RulBlendModel",
+    "RulDeltaModel",
     "RulEstimate",
+    "RulMlpModel",
     "RulModel",
     "Sample",
     "Stage",
