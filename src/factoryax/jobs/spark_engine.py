@@ -205,9 +205,14 @@ class SparkEngine:
         """
         target = _spark_schema(schema)
 
+        def each_partition(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            # Accepts any iterable and yields: fits mapInArrow's declared type in every
+            # pyspark 4.x (4.0 declares Iterable, later releases Iterator).
+            yield from fn(batches)
+
         def build(df: DataFrame) -> DataFrame:
             parts = df.repartition(key).sortWithinPartitions(key, order)
-            return parts.mapInArrow(fn, target)
+            return parts.mapInArrow(each_partition, target)
 
         return self._run(query, inputs, build)
 
