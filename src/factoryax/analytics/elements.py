@@ -39,7 +39,7 @@ from factoryax.analytics.reasons import PRIORITY, ReasonTree, classify_sql
 from factoryax.core import QueryError
 from factoryax.lake import Lake
 
-__all__ = ["Elements", "load_elements"]
+__all__ = ["Elements", "empty_parts", "empty_time", "load_elements"]
 
 _TS = pa.timestamp("us", tz="UTC")
 
@@ -95,7 +95,7 @@ def load_elements(
         _FLAGGED_SQL.replace("{assets}", listed),
     )
     if not instances or not assets:
-        return Elements(tuple(instances), _empty_time(), _empty_parts(), sql)
+        return Elements(tuple(instances), empty_time(), empty_parts(), sql)
     windows, shifts = _calendar_tables(instances)
     lo = min(i.start for i in instances)
     hi = max(i.end for i in instances)
@@ -385,7 +385,8 @@ FROM fj GROUP BY ALL
 in the period: the only parts that can have been processed more than once (for FPY)."""
 
 
-def _empty_time() -> pa.Table:
+def empty_time() -> pa.Table:
+    """The time elements of a period with no planned shift (no rows, every column)."""
     return pa.table(
         {
             "asset": pa.array([], pa.string()),
@@ -399,7 +400,8 @@ def _empty_time() -> pa.Table:
     )
 
 
-def _empty_parts() -> pa.Table:
+def empty_parts() -> pa.Table:
+    """The part counts of a period with no planned shift (no rows, every column)."""
     cols = ("pq", "ok", "rework", "scrap", "ng", "flagged_rows", "flagged_parts")
     return pa.table(
         {

@@ -41,7 +41,7 @@ from factoryax.analytics import (
     compute_kpis,
     elapsed,
 )
-from factoryax.analytics.elements import Elements
+from factoryax.analytics.elements import Elements, empty_parts, empty_time
 from factoryax.analytics.kpi import GroupKey, base_rows, group_rows
 from factoryax.analytics.notices import kpi_notices, running_notice
 from factoryax.analytics.reasons import PRIORITY, ReasonTree, classify_sql
@@ -122,7 +122,7 @@ class KpiJob:
             time = engine.sql(time_sql.format(lo=lo, hi=hi), inputs)
             parts = engine.sql(parts_sql.format(lo=lo, hi=hi), inputs)
         else:
-            time, parts = _empty_time(), _empty_parts()
+            time, parts = empty_time(), empty_parts()
         elements = Elements(tuple(instances), time, parts, (time_sql, parts_sql))
         base = base_rows(elements, self.plant, chosen, failure)
         rows = group_rows(base, self.by)
@@ -341,28 +341,3 @@ SELECT c.asset, CAST(c.inst AS BIGINT) AS inst, c.pq, c.ok, c.rework, c.scrap, c
        coalesce(fl.flagged_parts, 0) AS flagged_parts
 FROM counts c LEFT JOIN fl ON c.asset = fl.asset AND c.inst <=> fl.inst
 """
-
-
-def _empty_time() -> pa.Table:
-    return pa.table(
-        {
-            "asset": pa.array([], pa.string()),
-            "inst": pa.array([], pa.int64()),
-            "bucket": pa.array([], pa.string()),
-            "reason_code": pa.array([], pa.string()),
-            "seconds": pa.array([], pa.float64()),
-            "pieces": pa.array([], pa.int64()),
-            "failures": pa.array([], pa.int64()),
-        }
-    )
-
-
-def _empty_parts() -> pa.Table:
-    cols = ("pq", "ok", "rework", "scrap", "ng", "flagged_rows", "flagged_parts")
-    return pa.table(
-        {
-            "asset": pa.array([], pa.string()),
-            "inst": pa.array([], pa.int64()),
-            **{c: pa.array([], pa.int64()) for c in cols},
-        }
-    )
