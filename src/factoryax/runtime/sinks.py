@@ -9,6 +9,7 @@ runtime carries on; the readings are already durable.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Protocol, runtime_checkable
 
 import pyarrow as pa
@@ -16,8 +17,10 @@ import pyarrow.compute as pc
 
 from factoryax.config import Workspace
 from factoryax.core import ConfigError, FactoryAXError, PlantModel
+from factoryax.lake import Lake
 from factoryax.ledger import Ledger
 from factoryax.safety import Reading, SafetyConfig, SafetyEngine, parse_safety, record_incidents
+from factoryax.safety.persist import latest_alarms
 
 __all__ = ["SINK_NAMES", "SafetySink", "Sink", "default_sinks"]
 
@@ -45,10 +48,19 @@ class SafetySink:
     --publish`` does). Readings are fed in timestamp order within each batch; the engine's
     clock never moves back, so a late reading is still evaluated but fires no watchdog.
 
+    With a ``lake``, alarm state survives restarts and is shared with the alarm console:
+    at start the engine takes each rule's state from the lake's latest transition
+    (:func:`~factoryax.safety.persist.latest_alarms`), and every ``sync_every_s`` it picks
+    up operator actions (acknowledge, shelve, out of service) that another process wrote.
+    An action and a transition of the engine that cross within one sync interval are
+    ordered by their timestamps.
+
     Args:
         plant: the plant model.
         config: the validated rules (default: parsed from ``plant.safety``).
         ledger: where incidents are committed (optional).
+        lake: where alarm state is read back from (optional).
+        sync_every_s: how often operator actions are read back (wall-clock seconds).
     """
 
     name = "safety"
@@ -59,14 +71,33 @@ class SafetySink:
         *,
         config: SafetyConfig | None = None,
         ledger: Ledger | None = None,
+        lake: Lake | None = None,
+        sync_every_s: float = 2.0,
     ) -> None:
         self.engine = SafetyEngine(config or parse_safety(plant.safety, plant), plant)
         self.ledger = ledger
+        self.lake = lake
+        self.sync_every_s = sync_every_s
+        self.restored_: list[str] = []
+        self._synced_at = time.monotonic()
+        if lake is not None:
+            self.restored_ = self.engine.restore(latest_alarms(lake), condition=True)
+            if self.restored_:
+                log.info("safety: alarm state restored for %s", ", ".join(self.restored_))
+
+    def _sync(self) -> None:
+        if self.lake is None or time.monotonic() - self._synced_at < self.sync_every_s:
+            return
+        self._synced_at = time.monotonic()
+        changed = self.engine.restore(latest_alarms(self.lake), condition=False)
+        if changed:
+            log.info("safety: operator actions picked up for %s", ", ".join(changed))
 
     def process(self, readings: pa.Table) -> dict[str, pa.Table]:
         """Feeds the batch to the engine; returns its alarm events as ``events`` rows."""
         if readings.num_rows == 0:
             return {}
+        self._sync()
         wanted = set(self.engine.by_input_)
         order = pc.sort_indices(readings, [("ts", "ascending")])
         cols = readings.take(order).select(["ts", "asset", "signal", "value"]).to_pydict()
@@ -109,7 +140,7 @@ def default_sinks(
         if name == "safety":
             config = parse_safety(plant.safety, plant)
             if config.rules:
-                out.append(SafetySink(plant, config=config, ledger=ledger))
+                out.append(SafetySink(plant, config=config, ledger=ledger, lake=workspace.lake))
             elif explicit:
                 raise ConfigError(
                     "sources.sinks names 'safety' but [safety] has no rules; add "

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from factoryax.core import PlantModel
-from factoryax.safety.alarms import Alarm, AlarmEvent
+from factoryax.safety.alarms import Alarm, AlarmEvent, AlarmState
 from factoryax.safety.evaluators import Evaluator, make_evaluator
 from factoryax.safety.expr import Expr, parse_expr
+from factoryax.safety.persist import SavedAlarm
 from factoryax.safety.rules import SafetyConfig, StaleRule
 
 __all__ = ["Reading", "SafetyEngine"]
@@ -187,3 +188,40 @@ class SafetyEngine:
         """Shelves ``rule``'s alarm until ``until`` (at most ``[safety] max_shelve_s``)."""
         alarm = self.rules_[rule].alarm
         return alarm.shelve(ts, until, who=who, why=why, max_s=self.config.max_shelve_s)
+
+    # -- persistence: the lake remembers, the engine carries on -------------------------
+    def restore(self, saved: Mapping[str, SavedAlarm], *, condition: bool) -> list[str]:
+        """Takes each rule's alarm state from the lake's latest transition.
+
+        Called at start with ``condition=True`` (after a restart the stored condition is
+        the best knowledge until the next reading settles it, so a still-active alarm
+        does not annunciate twice), and periodically with ``condition=False`` to pick up
+        operator actions written by another process (the alarm console of ``factoryax
+        serve``) while keeping the live condition the engine itself tracks. Emits no
+        events: this is bookkeeping, not a transition. Rules the lake does not know, and
+        stored rules the configuration no longer has, are left alone.
+
+        Returns:
+            The rules whose state changed.
+        """
+        changed = []
+        for rid, st in self.rules_.items():
+            s = saved.get(rid)
+            if s is None:
+                continue
+            alarm = st.alarm
+            until = s.shelved_until
+            if s.state is AlarmState.SHELVED and until is None:  # shelved without expiry
+                until = s.ts + dt.timedelta(seconds=self.config.max_shelve_s)
+            before = (alarm.state, alarm.shelved_until, alarm.condition)
+            alarm.state = s.state
+            alarm.shelved_until = until
+            alarm.out_of_service = s.state is AlarmState.OUT_OF_SERVICE
+            alarm.suppressed = s.state is AlarmState.SUPPRESSED
+            alarm.seq_ = max(alarm.seq_, s.seq)
+            if condition:
+                alarm.condition = st.cond = s.condition
+                st.evaluator.assume(s.condition)
+            if (alarm.state, alarm.shelved_until, alarm.condition) != before:
+                changed.append(rid)
+        return changed

@@ -61,6 +61,12 @@ class Evaluator:
         """The rule's condition after the reading ``key = value`` at ``t``."""
         raise NotImplementedError
 
+    def assume(self, active: bool) -> None:
+        """Starts from a known condition (restored after a restart), so hysteresis and
+        delays carry on instead of re-qualifying from scratch. Rules whose condition
+        needs a history (frozen value, time-weighted average) cannot be seeded: they
+        re-qualify over their window, which may report a return to normal meanwhile."""
+
 
 class _Threshold(Evaluator):
     def __init__(self, rule: ThresholdRule) -> None:
@@ -75,6 +81,10 @@ class _Threshold(Evaluator):
         low = r.below is not None and (v < r.below or (self.raw_ and v <= r.below + r.deadband))
         self.raw_ = high or low
         return self.delay_.filter(t, self.raw_)
+
+    def assume(self, active: bool) -> None:
+        self.raw_ = self.delay_.shown_ = active
+        self.delay_.since_ = None
 
 
 class _Rate(Evaluator):
@@ -91,6 +101,9 @@ class _Rate(Evaluator):
             self.active_ = (d != "falling" and rate > limit) or (d != "rising" and rate < -limit)
         self.prev_ = (t, v)
         return self.active_
+
+    def assume(self, active: bool) -> None:
+        self.active_ = active
 
 
 class _Frozen(Evaluator):
@@ -119,6 +132,10 @@ class _Expression(Evaluator):
             # never does, so waiting here cannot hide a dead signal
             raw = self.delay_.shown_
         return self.delay_.filter(t, raw)
+
+    def assume(self, active: bool) -> None:
+        self.delay_.shown_ = active
+        self.delay_.since_ = None
 
 
 class _Twa(Evaluator):
