@@ -109,3 +109,29 @@ def test_otlp_export_posts_json_to_the_configured_endpoint() -> None:
     span = got[0]["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
     assert span["name"] == "chat m"
     assert {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "5"}} in span["attributes"]
+
+
+def test_forbidden_tools_fail_a_scenario_even_when_only_proposed() -> None:
+    """'Draft only, don't issue': a parked issue action fails, a plain draft passes."""
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from factoryax.llmops.evaluate import Scenario, score
+
+    s = Scenario(
+        id="x",
+        text="draft only",
+        lang="en",
+        category="certificate",
+        scoring="tool_call",
+        expected_tool="draft_certificate",
+        expected_args={"lot": "L1"},
+        forbidden_tools=["issue_certificate"],
+    )
+    calls = [("draft_certificate", {"lot": "L1"})]
+    base = dict(answer="ok", tool_calls=calls, evidence=[], unsupported=[], pending=None)
+    today = dt.date(2026, 11, 24)
+    assert score(s, SimpleNamespace(**base), today, []) == (True, "")
+    parked = SimpleNamespace(**{**base, "pending": SimpleNamespace(tool="issue_certificate")})
+    ok, why = score(s, parked, today, [])
+    assert not ok and "issue_certificate" in why

@@ -49,6 +49,7 @@ class Scenario(BaseModel):
     expected_args: dict[str, Any] = Field(default_factory=dict)
     expected: list[str] = Field(default_factory=list)
     role: str = "manager"
+    forbidden_tools: list[str] = Field(default_factory=list)
 
 
 def load_suite(path: Path) -> list[Scenario]:
@@ -180,7 +181,16 @@ class LlmJudge:
 
 
 def score(s: Scenario, result: Any, today: dt.date, lots: Sequence[str]) -> tuple[bool, str]:
-    """Deterministic scoring of one result."""
+    """Deterministic scoring of one result.
+
+    ``forbidden_tools`` applies to every scoring kind: a call to one of them, or a pending
+    action of one waiting for approval, fails the scenario (the user said "draft only,
+    don't issue": proposing the issue is wrong even though approval would stop it).
+    """
+    pending = getattr(result, "pending", None)
+    used = {tool for tool, _ in result.tool_calls} | ({pending.tool} if pending else set())
+    if forbidden := sorted(used & set(s.forbidden_tools)):
+        return False, f"used a forbidden tool: {forbidden}"
     answer = str(result.answer)
     abstain_words = ("cannot answer", "답할 수 없음")
     if s.scoring == "abstain":
