@@ -254,3 +254,43 @@ def test_any_split_into_batches_stores_each_key_once(
         written += lake.append("readings", rows.slice(lo, hi - lo)).rows_written
     assert written == len(set(keys))
     assert lake.query("SELECT count(*) n FROM readings").column("n")[0].as_py() == len(set(keys))
+
+
+def _n(lake: Lake, table: str = "readings") -> int:
+    return int(lake.query(f"SELECT count(*) AS n FROM {table}").column("n")[0].as_py())
+
+
+def test_query_reuses_its_connection_and_still_sees_every_new_file(tmp_path: Path) -> None:
+    """query() keeps one connection per Lake: a table that was empty at the first query,
+    files another writer adds later, and a table whose files all vanish are all seen."""
+    import pickle
+
+    lake = Lake(tmp_path)
+    assert _n(lake) == 0  # readings had no file: its view is an empty table
+    lake.append("readings", readings(3))
+    assert _n(lake) == 3
+    Lake(tmp_path).append("readings", readings(2, start=T0 + dt.timedelta(hours=1)))
+    assert _n(lake) == 5  # written by another Lake (another process): the glob sees it
+    for f in (tmp_path / "readings").rglob("*.parquet"):
+        f.unlink()
+    assert _n(lake) == 0  # no file left: the views are rebuilt instead of failing
+    copy = pickle.loads(pickle.dumps(lake))  # noqa: S301 (our own bytes; the connection is not pickled)
+    lake.append("readings", readings(1))
+    assert _n(copy) == 1
+
+
+def test_queries_from_many_threads_share_the_lake_safely(tmp_path: Path) -> None:
+    """Each call gets its own cursor; concurrent readers and a writer do not interfere."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    lake = Lake(tmp_path)
+    lake.append("readings", readings(100))
+
+    def read(i: int) -> int:
+        if i == 10:
+            lake.append("readings", readings(50, start=T0 + dt.timedelta(days=1)))
+        return _n(lake)
+
+    with ThreadPoolExecutor(8) as pool:
+        counts = list(pool.map(read, range(40)))
+    assert set(counts) <= {100, 150} and _n(lake) == 150
