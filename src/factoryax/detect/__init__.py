@@ -42,6 +42,7 @@ from factoryax.detect.rul import RulEstimate, RulModel
 from factoryax.detect.rul_delta import RulDeltaModel
 from factoryax.detect.rul_lake import predict_rul, rul_model_name, train_rul
 from factoryax.detect.rul_nn import RulBlendModel, RulMlpModel
+from factoryax.detect.segment import SegmentDetector
 from factoryax.detect.validate import (
     AlarmScore,
     GateConfig,
@@ -58,7 +59,7 @@ from factoryax.detect.validate import (
 from factoryax.detect.zscore import ZScoreDetector
 
 DETECTORS: dict[str, type[Detector]] = {
-    cls.kind: cls for cls in (PcaDetector, HalfSpaceTrees, ZScoreDetector)
+    cls.kind: cls for cls in (PcaDetector, HalfSpaceTrees, ZScoreDetector, SegmentDetector)
 }
 """Every anomaly detector, by registry kind."""
 
@@ -102,6 +103,7 @@ __all__ = [
     "RulMlpModel",
     "RulModel",
     "Sample",
+    "SegmentDetector",
     "Stage",
     "Wide",
     "ZScoreDetector",
