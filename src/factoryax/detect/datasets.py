@@ -47,6 +47,9 @@ class SkabFile:
     columns: dict[str, Floats]
     anomaly: npt.NDArray[np.int8]
     changepoint: npt.NDArray[np.int8]
+    ts_s: Floats | None = None
+    """Seconds since 1970 (from ``datetime``) of each row: rows are not evenly spaced
+    (2-33 s gaps), and the NAB windows are measured in seconds."""
 
     def split(
         self, train_rows: int = SKAB_TRAIN_ROWS
@@ -76,6 +79,9 @@ def load_skab(root: Path) -> list[SkabFile]:
                 columns=cols,
                 anomaly=values[:, names.index("anomaly")].astype(np.int8),
                 changepoint=values[:, names.index("changepoint")].astype(np.int8),
+                ts_s=np.array([r[0] for r in body], dtype="datetime64[s]")
+                .astype(np.int64)
+                .astype(np.float64),
             )
         )
     return out
