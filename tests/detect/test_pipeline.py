@@ -190,8 +190,9 @@ def test_gate_compares_with_production() -> None:
     assert gate(prod, cand).passed
 
 
-def test_gate_fails_short_lead_time_and_tests_nothing_it_cannot() -> None:
-    """A warning one minute before failure fails; no failures and no alarms pass as untested."""
+def test_gate_fails_short_lead_time_and_refuses_silence() -> None:
+    """A warning one minute before failure fails; a silent model in a window with nothing
+    to miss is refused as insufficient evidence (precision is reported as untested)."""
     late = {
         "truth": True,
         "in_sample": False,
@@ -212,8 +213,9 @@ def test_gate_fails_short_lead_time_and_tests_nothing_it_cannot() -> None:
         "precision": None,
     }
     d = gate(quiet)
-    assert d.passed
-    assert any("not tested" in r for r in d.reasons)
+    assert not d.passed and d.verdict == "insufficient evidence"
+    assert any(r.startswith("INSUFFICIENT EVIDENCE: no wear failure") for r in d.reasons)
+    assert any(r == "no alarms: precision not tested" for r in d.reasons)
 
 
 def test_live_scorer_runs_shadow_models_silently(twin_ws: Workspace) -> None:

@@ -1,4 +1,5 @@
-"""``factoryax detect …``: train, score, backtest, shadow and promote anomaly models.
+"""``factoryax detect …``: train, score, backtest, shadow and promote anomaly models;
+train and score RUL and defect models.
 
 Mount in ``cli/__init__.py``::
 
@@ -36,6 +37,12 @@ from factoryax.detect import (
     score_and_alarm,
     shadow,
     train_rul,
+)
+from factoryax.detect.defect_lake import (
+    defect_event_rows,
+    score_parts,
+    stations,
+    train_defect,
 )
 
 __all__ = ["app"]
@@ -101,18 +108,27 @@ def train(
     kind: Annotated[
         str, typer.Option(help=f"Detector: {', '.join(sorted(DETECTORS))}, or 'default'.")
     ] = "default",
-    task: Annotated[str, typer.Option(help="anomaly or rul.")] = "anomaly",
+    task: Annotated[str, typer.Option(help="anomaly, rul or defect.")] = "anomaly",
+    holdout: Annotated[
+        float, typer.Option(help="defect: share of the latest inspected parts held out.")
+    ] = 0.25,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Train one model per asset on the lake; registers a candidate.
 
     --task anomaly (default): an anomaly detector on the readings. --task rul: a
     remaining-useful-life model labelled by the asset's BREAKDOWN down intervals.
+    --task defect: a calibrated defect model per inspection asset (default: the plant's),
+    from the upstream stations' parameters per part in `production` and `readings`,
+    measured on the latest --holdout of the inspected parts.
     """
     ws = open_workspace(workspace)
+    if task not in ("anomaly", "rul", "defect"):
+        raise _fail(f"--task {task!r} is not one of anomaly, rul, defect")
+    if task == "defect":
+        _train_defect(ws, assets, _instant(start, "--from"), _instant(end, "--to"), holdout)
+        return
     lo, hi = _window(ws, start, end)
-    if task not in ("anomaly", "rul"):
-        raise _fail(f"--task {task!r} is not one of anomaly, rul")
     if kind != "default" and kind not in DETECTORS:
         raise _fail(f"--kind {kind!r} is not one of default, {', '.join(sorted(DETECTORS))}")
     reg = Registry.for_workspace(ws.root)
@@ -153,6 +169,44 @@ def train(
         )
 
 
+def _train_defect(
+    ws: Workspace,
+    assets: list[str] | None,
+    lo: dt.datetime | None,
+    hi: dt.datetime | None,
+    holdout: float,
+) -> None:
+    if lo is not None and hi is not None and hi <= lo:
+        raise _fail(f"empty window: --to {hi.isoformat()} is not after --from {lo.isoformat()}")
+    targets: list[str | None] = list(assets) if assets else [None]
+    for asset in targets:
+        try:
+            v = train_defect(ws, asset, start=lo, end=hi, holdout=holdout, created_by="cli")
+        except FactoryAXError as exc:
+            raise _fail(str(exc)) from None
+        console.print(
+            f"{v.asset}: registered [bold]{v.name}[/bold] v{v.version} ({v.kind}, "
+            f"{v.fingerprint['rows']:,} training parts with {v.fingerprint['positives']} "
+            f"defects, {v.metrics['features']} features)"
+        )
+        console.print("  held out: " + escape(_defect_figures(v.metrics.get("held_out") or {})))
+
+
+def _defect_figures(m: dict[str, Any]) -> str:
+    """One line of a defect model's metrics (held-out or observed)."""
+
+    def f(key: str, fmt: str) -> str:
+        value = m.get(key)
+        return "n/a" if value is None else format(value, fmt)
+
+    return (
+        f"{m.get('n', 0):,} parts, {m.get('positives', 0)} defects; Brier {f('brier', '.4f')} "
+        f"(base rate {f('brier_base_rate', '.4f')}), PR-AUC {f('pr_auc', '.3f')} "
+        f"(base rate {f('base_rate', '.3f')}), F1 {f('f1', '.2f')} at p >= "
+        f"{f('threshold', '.3f')} (precision {f('precision', '.2f')}, recall {f('recall', '.2f')})"
+    )
+
+
 @app.command()
 def score(
     asset: Annotated[str, typer.Argument(help="Asset to score.")],
@@ -162,10 +216,23 @@ def score(
         int | None, typer.Option(help="Model version (default: production, else newest).")
     ] = None,
     write: Annotated[bool, typer.Option(help="Append scores and alarms to the lake.")] = False,
+    task: Annotated[str, typer.Option(help="anomaly, or defect (ASSET: the inspection).")] = (
+        "anomaly"
+    ),
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Score an asset's readings over a window; print alarms (optionally write them)."""
+    """Score an asset's readings over a window; print alarms (optionally write them).
+
+    --task defect: the defect probability of each part whose last station before the
+    inspection ASSET finished in the window (inspected or not); --write appends a
+    `detect.defect_risk` event per part at or above the model's threshold.
+    """
     ws = open_workspace(workspace)
+    if task == "defect":
+        _score_defect(ws, asset, start, end, version, write)
+        return
+    if task != "anomaly":
+        raise _fail(f"--task {task!r} is not one of anomaly, defect")
     lo, hi = _window(ws, start, end)
     reg = Registry.for_workspace(ws.root)
     name = anomaly_model_name(asset)
@@ -195,6 +262,59 @@ def score(
         ws.lake.append("readings", r)
         ws.lake.append("events", e)
         console.print("[green]written[/green] to the lake")
+
+
+def _score_defect(
+    ws: Workspace,
+    asset: str,
+    start: str | None,
+    end: str | None,
+    version: int | None,
+    write: bool,
+) -> None:
+    from factoryax.detect.defect_lake import defect_metrics
+    from factoryax.ingest import ingest_rows
+
+    lo, hi = _instant(start, "--from"), _instant(end, "--to")
+    try:
+        stations(ws.plant, asset)
+        summary, parts, proba = score_parts(ws, asset, lo, hi, version=version)
+    except FactoryAXError as exc:
+        raise _fail(str(exc)) from None
+    threshold = summary.threshold if summary.threshold is not None else 0.5
+    flagged = proba >= threshold
+    console.print(
+        f"{asset}: {len(parts):,} part(s) scored with {summary.name} v{summary.version}, "
+        f"{int(flagged.sum())} at or above p {threshold:.3f}"
+    )
+    table = Table(title="highest defect probability", title_justify="left")
+    for col in ("part", "last station at", "p(defect)", "inspected"):
+        table.add_column(col, overflow="fold")
+    for i in [int(i) for i in proba.argsort()[::-1][:20]]:
+        verdict = (parts.codes[i] or "defect") if parts.label[i] else "ok"
+        table.add_row(
+            parts.part_ids[i],
+            dt.datetime.fromtimestamp(int(parts.ts[i]) / 1e6, dt.UTC).isoformat(),
+            f"{proba[i]:.3f}",
+            verdict if parts.labelled[i] else "not yet",
+        )
+    console.print(table)
+    if parts.labelled.any():
+        seen = defect_metrics(parts.label[parts.labelled], proba[parts.labelled], threshold)
+        console.print("  on the inspected parts: " + escape(_defect_figures(seen)))
+        if summary.fingerprint.get("to") and lo is not None:
+            trained_to = dt.datetime.fromisoformat(str(summary.fingerprint["to"]))
+            if lo <= trained_to:
+                err_console.print(
+                    "[yellow]warning:[/yellow] the window overlaps the model's training "
+                    f"parts (up to {trained_to.isoformat()}): these figures are in-sample"
+                )
+    if write:
+        rows = defect_event_rows(ws, summary, parts, proba)
+        ingest_rows(
+            "events", rows, plant=ws.plant, lake=ws.lake, source=f"detect score {summary.name}"
+        )
+        console.print(f"[green]written[/green] {rows.num_rows} detect.defect_risk event(s)")
 
 
 @app.command("backtest")
@@ -293,9 +413,24 @@ def promote_cmd(
     version: Annotated[int, typer.Argument(help="Version to promote.")],
     approved_by: Annotated[str, typer.Option("--approved-by", help="Who approves.")],
     force: Annotated[bool, typer.Option(help="Promote even if the gate fails (recorded).")] = False,
+    accept_without_failures: Annotated[
+        str | None,
+        typer.Option(
+            "--accept-without-failures",
+            metavar="WHY",
+            help="Accept a window with no failure or detectable fault (where recall and "
+            "lead time cannot be shown) for this recorded reason; the other criteria "
+            "still apply.",
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Gate a backtested version against production; record and apply the decision."""
+    """Gate a backtested version against production; record and apply the decision.
+
+    Exit 1 when the version is not promoted: a criterion failed ("rejected"), or the
+    evidence window holds no failure or detectable fault ("insufficient evidence"; accept
+    it with --accept-without-failures "why", which is recorded with the decision).
+    """
     ws = open_workspace(workspace)
     reg = Registry.for_workspace(ws.root)
     try:
@@ -306,12 +441,17 @@ def promote_cmd(
                 f"{name} v{version} has no backtest or shadow run; run "
                 f"`factoryax detect backtest {name} --version {version}` first"
             )
-        decision = gate(evidence, prod_figures)
+        decision = gate(evidence, prod_figures, accept_without_failures=accept_without_failures)
         result = promote(ws, name, cand.version, decision, approved_by=approved_by, force=force)
     except FactoryAXError as exc:
         raise _fail(str(exc)) from None
     for reason in decision.reasons:
-        console.print(("  [red]" if reason.startswith("FAILED") else "  [green]") + escape(reason))
+        colour = "green"
+        if reason.startswith("FAILED"):
+            colour = "red"
+        elif reason.startswith("INSUFFICIENT"):
+            colour = "yellow"
+        console.print(f"  [{colour}]" + escape(reason))
     console.print(f"{name} v{cand.version}: [bold]{result['decision']}[/bold]")
     if result["decision"] != "promoted":
         raise typer.Exit(1)
@@ -322,7 +462,9 @@ def models(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """List registered model versions with stage, metrics and validation figures."""
+    """List registered model versions with stage, metrics and validation figures
+    (anomaly: backtest detection, false alarms, lead time; defect: held-out Brier,
+    PR-AUC and F1)."""
     ws = open_workspace(workspace)
     items = list_models(ws)
     if as_json:
@@ -361,6 +503,10 @@ def models(
             "" if lead is None else f"{lead / 3600:.1f}",
         )
     console.print(table)
+    for m in items:
+        held = m.metrics.get("held_out")
+        if m.task == "defect" and isinstance(held, dict):
+            console.print(f"{m.name} v{m.version} held out: " + escape(_defect_figures(held)))
 
 
 @app.command()

@@ -25,6 +25,16 @@ from __future__ import annotations
 
 from factoryax.detect.base import Columns, Detector, Sample, as_columns
 from factoryax.detect.defect import DefectModel
+from factoryax.detect.defect_lake import (
+    DEFECT_KIND,
+    DefectSet,
+    defect_event_rows,
+    defect_metrics,
+    defect_model_name,
+    read_parts,
+    score_parts,
+    train_defect,
+)
 from factoryax.detect.demo import DemoReport, default_detector, fit_and_validate_demo
 from factoryax.detect.errors import (
     DetectConfigError,
@@ -75,6 +85,7 @@ MODEL_KINDS: dict[str, type[Detector] | type[RulModel] | type[DefectModel]] = {
 
 __all__ = [
     "ANOMALY_KIND",
+    "DEFECT_KIND",
     "DETECTORS",
     "MODELS_DIR",
     "MODEL_KINDS",
@@ -83,6 +94,7 @@ __all__ = [
     "AlarmTracker",
     "Columns",
     "DefectModel",
+    "DefectSet",
     "DemoReport",
     "DetectConfigError",
     "DetectError",
@@ -111,18 +123,24 @@ __all__ = [
     "as_columns",
     "backtest",
     "default_detector",
+    "defect_event_rows",
+    "defect_metrics",
+    "defect_model_name",
     "fit_and_validate_demo",
     "gate",
     "gate_inputs",
     "list_models",
     "predict_rul",
     "promote",
+    "read_parts",
     "read_truth",
     "read_wide",
     "rul_model_name",
     "score_alarms",
     "score_and_alarm",
+    "score_parts",
     "shadow",
+    "train_defect",
     "train_rul",
     "training_overlap",
 ]

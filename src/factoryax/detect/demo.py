@@ -5,6 +5,10 @@ anomaly detector on the first part of each asset's history, backtests it on the 
 against the twin's ground truth (``<workspace>/truth``), registers it, promotes it when the
 gate passes, and writes the promoted model's scores and alarms over the backtest window to
 the lake, so dashboards and safety rules see them.
+
+The demo never vouches for a model itself: an asset whose backtest window holds no wear
+failure and no detectable sensor fault gets the gate's "insufficient evidence" verdict and
+stays a candidate (recorded as such), since silence there proves nothing.
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ class DemoReport:
     """What :func:`fit_and_validate_demo` found, per asset and over the plant.
 
     Attributes:
-        assets: per asset: model, version, promoted, gate reasons and backtest figures.
+        assets: per asset: model, version, promoted, the gate's verdict ("passed",
+            "failed" or "insufficient evidence"), its reasons and the backtest figures.
         detection_rate: detectable injected faults caught / all of them (pooled).
         mean_lead_time_s: mean time from the first alarm to each caught wear failure.
         false_alarms_per_shift: false alarms over all assets per simulated shift.
@@ -149,11 +154,13 @@ def fit_and_validate_demo(
             # that decision instead of registering and recording it again
             bt = judged.backtest
             _, prod_figures = gate_inputs(judged, reg.production(name))
+            again = gate(bt, prod_figures, gate_config)
             assets[asset.id] = {
                 "model": name,
                 "version": judged.version,
                 "promoted": judged.stage == "production",
-                "reasons": gate(bt, prod_figures, gate_config).reasons,
+                "verdict": again.verdict,
+                "reasons": again.reasons,
                 "backtest": {k: v for k, v in bt.items() if k != "fingerprint"},
                 "reused": True,
             }
@@ -169,6 +176,7 @@ def fit_and_validate_demo(
                 "model": name,
                 "version": summary.version,
                 "promoted": result["decision"] == "promoted",
+                "verdict": decision.verdict,
                 "reasons": decision.reasons,
                 "backtest": {k: v for k, v in bt.items() if k != "fingerprint"},
             }

@@ -18,6 +18,14 @@ Matching alarms to truth (:func:`score_alarms`):
   window (else 8 h blocks); a window holding no shift start has no per-shift figure
   (``None``), and the gate fails such evidence as "not computed".
 
+A model that never alarms cannot fail a window with nothing to miss, so silence is no
+evidence: where the window holds no wear failure and no detectable sensor fault (or there
+is no ground truth at all), recall and lead time cannot be shown and the gate's verdict
+is *insufficient evidence*. An engineer may accept such a model with a written
+justification (``accept_without_failures``); the justification is recorded with the
+decision. Where the window holds detectable sensor faults but no wear failure, the share
+of those faults caught stands in for failure recall.
+
 Evidence must be out of sample: :func:`backtest` and :func:`shadow` record how much of
 their window lies inside the model's training window (``in_sample``,
 ``training_overlap``), and the gate fails in-sample evidence. Production is compared on
@@ -353,6 +361,8 @@ class GateConfig:
 
     Attributes:
         min_failure_recall: share of wear failures in the window it must warn of.
+        min_fault_recall: share of detectable sensor faults (spike, stuck) it must catch
+            when the window holds no wear failure.
         min_lead_time_s: mean warning time before those failures.
         max_false_alarms_per_shift: false alarms per simulated/calendar shift.
         min_precision: share of its alarms explained by a fault.
@@ -361,13 +371,14 @@ class GateConfig:
     """
 
     min_failure_recall: float = 0.5
+    min_fault_recall: float = 0.5
     min_lead_time_s: float = 600.0
     max_false_alarms_per_shift: float = 1.0
     min_precision: float = 0.3
     max_regression: float = 0.05
 
     def __post_init__(self) -> None:
-        for name in ("min_failure_recall", "min_precision"):
+        for name in ("min_failure_recall", "min_fault_recall", "min_precision"):
             value = getattr(self, name)
             if not (0.0 <= value <= 1.0):
                 raise DetectConfigError(f"GateConfig.{name} must be in [0, 1], got {value!r}")
@@ -381,15 +392,35 @@ class GateConfig:
         return asdict(self)
 
 
+INSUFFICIENT = "insufficient evidence"
+
+
 @dataclass(frozen=True)
 class GateDecision:
-    """The gate's verdict and why."""
+    """The gate's verdict and why.
+
+    Attributes:
+        passed: whether the candidate may be promoted.
+        reasons: one line per criterion, ``FAILED: `` or ``INSUFFICIENT EVIDENCE: `` first
+            where it did not hold.
+        verdict: ``"passed"``, ``"failed"`` (a criterion measured and missed) or
+            ``"insufficient evidence"`` (nothing failed, but the window cannot show recall
+            and lead time and no justification was given).
+        accepted_without_failures: the engineer's justification for passing without
+            failure evidence, or None.
+    """
 
     passed: bool
     reasons: list[str]
     criteria: dict[str, float]
     candidate: dict[str, Any]
     production: dict[str, Any] | None
+    verdict: str = ""
+    accepted_without_failures: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.verdict:  # built without one (older callers): derive it
+            object.__setattr__(self, "verdict", "passed" if self.passed else "failed")
 
 
 def _recall(fig: Mapping[str, Any]) -> float | None:
@@ -397,10 +428,40 @@ def _recall(fig: Mapping[str, Any]) -> float | None:
     return int(fig.get("wear_detected") or 0) / total if total else None
 
 
+def _sensor_faults(fig: Mapping[str, Any]) -> tuple[int, int]:
+    """(caught, total) of the detectable sensor faults (spike, stuck) in the figures."""
+    faults = fig.get("faults") or {}
+    kinds = [k for k in DETECTABLE if k != "wear_failure"]
+    total = sum(int((faults.get(k) or {}).get("total", 0)) for k in kinds)
+    caught = sum(int((faults.get(k) or {}).get("detected", 0)) for k in kinds)
+    return caught, total
+
+
+def _justification(text: str | None) -> str | None:
+    if text is None:
+        return None
+    if not text.strip():
+        raise DetectConfigError(
+            "accept_without_failures must say why the model is accepted without failure "
+            "evidence, got an empty string; give the reason (e.g. 'replaces v3, same "
+            "settings, retrained on the new tool holder')"
+        )
+    return text.strip()
+
+
+_UNSHOWN = (
+    "so recall and lead time cannot be shown (a model that never alarms would pass); "
+    "backtest over a window holding a failure, or accept it with a recorded justification "
+    '(--accept-without-failures "why")'
+)
+
+
 def gate(
     candidate: Mapping[str, Any],
     production: Mapping[str, Any] | None = None,
     config: GateConfig | None = None,
+    *,
+    accept_without_failures: str | None = None,
 ) -> GateDecision:
     """Compares backtest/shadow figures against the criteria (and production's figures).
 
@@ -408,10 +469,15 @@ def gate(
     :func:`backtest` and :func:`shadow` record it); in-sample or unchecked evidence fails.
     A per-shift rate the evidence does not hold (no shift started in the window) fails as
     "not computed". A criterion with nothing to test (no failure in the window, no alarm
-    at all) is reported as not tested, not failed. Without ground truth, a candidate can
-    only pass on its alarm rate per shift. Production is compared only when its figures
-    cover the candidate's exact window (:func:`gate_inputs` picks them); otherwise the
-    reasons say there is no comparable production evidence.
+    at all) is reported as not tested, not failed, except recall itself: a window with no
+    wear failure and no detectable sensor fault, or no ground truth at all, cannot show
+    that the model warns, and the verdict is ``"insufficient evidence"`` unless
+    ``accept_without_failures`` gives the engineer's justification (then the other
+    criteria decide and the justification is kept on the decision). With sensor faults
+    but no wear failure, the share of them caught must reach ``min_fault_recall``.
+    Production is compared only when its figures cover the candidate's exact window
+    (:func:`gate_inputs` picks them); otherwise the reasons say there is no comparable
+    production evidence.
 
     Examples:
         >>> d = gate({"truth": True, "in_sample": False, "wear_detected": 2,
@@ -419,14 +485,35 @@ def gate(
         ...           "false_alarms_per_shift": 0.2, "precision": 0.7})
         >>> d.passed, d.reasons[0]
         (True, 'warned of 2/2 wear failures (1.00 >= 0.50)')
+        >>> quiet = {"truth": True, "in_sample": False, "wear_total": 0, "alarms": 0,
+        ...          "false_alarms_per_shift": 0.0, "precision": None}
+        >>> d = gate(quiet)
+        >>> d.passed, d.verdict, d.reasons[0][:48]
+        (False, 'insufficient evidence', 'INSUFFICIENT EVIDENCE: no wear failure and no de')
+        >>> d = gate(quiet, accept_without_failures="same settings as v3, retrained")
+        >>> d.passed, d.verdict, d.accepted_without_failures
+        (True, 'passed', 'same settings as v3, retrained')
         >>> d = gate({"truth": False, "in_sample": False, "alarms": 500,
         ...           "alarms_per_shift": None})
-        >>> d.passed, d.reasons[0][:50]
-        (False, 'FAILED: no ground truth: alarms per shift not comp')
+        >>> d.verdict, d.reasons[1][:50]
+        ('failed', 'FAILED: no ground truth: alarms per shift not comp')
     """
     cfg = config or GateConfig()
+    accepted = _justification(accept_without_failures)
     reasons: list[str] = []
     ok = True
+    unshown = False
+
+    def no_recall(why: str) -> None:
+        nonlocal unshown
+        if accepted is None:
+            unshown = True
+            reasons.append(f"INSUFFICIENT EVIDENCE: {why}, {_UNSHOWN}")
+        else:
+            reasons.append(
+                f"{why}: recall and lead time not shown; accepted without failure evidence: "
+                f"{accepted!r}"
+            )
 
     def check(cond: bool, text: str) -> None:
         nonlocal ok
@@ -439,8 +526,17 @@ def gate(
         lead = candidate.get("mean_lead_time_s")
         fa = _opt_float(candidate.get("false_alarms_per_shift"))
         pr = candidate.get("precision")
-        if rec is None:
-            reasons.append("no wear failure in the window: recall and lead time not tested")
+        caught, sensor_total = _sensor_faults(candidate)
+        if rec is None and sensor_total == 0:
+            no_recall("no wear failure and no detectable sensor fault in the window")
+        elif rec is None:
+            share = caught / sensor_total
+            check(
+                share >= cfg.min_fault_recall,
+                f"no wear failure in the window (lead time not tested); caught "
+                f"{caught}/{sensor_total} sensor faults ({share:.2f} >= "
+                f"{cfg.min_fault_recall:.2f})",
+            )
         else:
             check(
                 rec >= cfg.min_failure_recall,
@@ -484,6 +580,7 @@ def gate(
                         f"than {cfg.max_regression:.2f}",
                     )
     else:
+        no_recall("no ground truth beside the lake to match alarms against")
         aps = _opt_float(candidate.get("alarms_per_shift"))
         if aps is None:
             check(False, "no ground truth: alarms per shift " + _NOT_COMPUTED)
@@ -495,12 +592,15 @@ def gate(
             )
     if sample_ok:  # a passed sample check goes last; a failed one stays first
         reasons.append(reasons.pop(0))
+    verdict = "failed" if not ok else INSUFFICIENT if unshown else "passed"
     return GateDecision(
-        ok,
+        verdict == "passed",
         reasons,
         cfg.as_dict(),
         dict(candidate),
         dict(production) if production is not None else None,
+        verdict=verdict,
+        accepted_without_failures=accepted,
     )
 
 
@@ -608,7 +708,10 @@ def promote(
 
     Writes one ``detect.promotion`` event (payload: model, version, decision, approved_by,
     gate reasons, criteria and the evidence figures) and, when promoted, commits a
-    ``model_promotion`` record to the workspace ledger. Returns the event payload.
+    ``model_promotion`` record to the workspace ledger. Returns the event payload, whose
+    ``decision`` is ``"promoted"``, ``"rejected"`` (a criterion failed) or ``"insufficient
+    evidence"`` (see :func:`gate`); an engineer's ``accepted_without_failures``
+    justification is in the payload, the evidence and the ledger record.
     """
     from factoryax.ingest import ingest_rows
     from factoryax.ledger import Ledger
@@ -620,6 +723,8 @@ def promote(
     evidence = {
         "gate": {
             "passed": decision.passed,
+            "verdict": decision.verdict,
+            "accepted_without_failures": decision.accepted_without_failures,
             "reasons": decision.reasons,
             "criteria": decision.criteria,
         },
@@ -634,7 +739,9 @@ def promote(
         "version": summary.version,
         "kind": summary.kind,
         "asset": summary.asset,
-        "decision": "promoted" if promoted else "rejected",
+        "decision": _outcome(decision, promoted),
+        "verdict": decision.verdict,
+        "accepted_without_failures": decision.accepted_without_failures,
         "forced": bool(force and not decision.passed),
         "approved_by": approved_by,
         "reasons": decision.reasons,
@@ -676,11 +783,21 @@ def promote(
             "asset": summary.asset,
             "decision": "promoted",
             "forced": payload["forced"],
+            "verdict": decision.verdict,
             "reasons": list(decision.reasons),
             "evidence_sha256": digest,
             "training_sha256": str(summary.fingerprint.get("sha256", "")),
         }
+        if decision.accepted_without_failures is not None:
+            fields["accepted_without_failures"] = decision.accepted_without_failures
         with Ledger.for_workspace(workspace.root, workspace.plant.site.id) as ledger:
             receipt = ledger.commit("model_promotion", fields, claimed_at=now)
         payload["ledger_index"] = receipt.index
     return payload
+
+
+def _outcome(decision: GateDecision, promoted: bool) -> str:
+    """What happened to the version: promoted, rejected, or refused for lack of evidence."""
+    if promoted:
+        return "promoted"
+    return INSUFFICIENT if decision.verdict == INSUFFICIENT else "rejected"
