@@ -211,6 +211,34 @@ def test_failed_gate_is_recorded_not_forced(fixed: tuple[Served, DemoReport]) ->
     )
 
 
+def test_a_window_without_failures_needs_a_recorded_justification(
+    fixed: tuple[Served, DemoReport],
+) -> None:
+    """A model that had nothing to catch in its window is not promoted on silence: the
+    decision is "insufficient evidence"; an engineer's justification is kept with it."""
+    served, trained = fixed
+    silent = []
+    for rep in trained.assets.values():
+        if rep["promoted"]:
+            continue
+        r = _post(served, "/api/models/promote", "engineer", {"name": rep["model"], "version": 1})
+        assert r.status_code == 200, r.text
+        if r.json()["decision"] == "insufficient evidence":
+            silent.append(rep["model"])
+    assert silent, "the fixed day leaves some assets without a failure in their window"
+    short = {"name": silent[0], "version": 1, "accept_without_failures": "ok"}
+    assert _post(served, "/api/models/promote", "engineer", short).status_code == 422
+    why = "same settings as the press model that caught two failures last month"
+    body = {"name": silent[0], "version": 1, "accept_without_failures": why}
+    r = _post(served, "/api/models/promote", "engineer", body)
+    assert r.status_code == 200, r.text
+    assert r.json()["decision"] != "insufficient evidence"
+    payloads = [json.loads(e["payload"]) for e in _events(served, "detect.promotion")]
+    assert any(
+        p["model"] == silent[0] and why in json.dumps(p, ensure_ascii=False) for p in payloads
+    )
+
+
 @pytest.mark.parametrize(
     ("path", "body", "status", "needle"),
     [

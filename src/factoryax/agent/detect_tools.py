@@ -43,6 +43,11 @@ class ModelsOut(BaseModel):
 class PromoteArgs(_In):
     name: str
     version: int = Field(ge=1)
+    accept_without_failures: str | None = Field(
+        default=None,
+        min_length=10,
+        description="justification for promoting on a window with no failure to catch",
+    )
 
 
 class PromoteOut(BaseModel):
@@ -90,7 +95,7 @@ def _promote(ctx: ToolContext, args: PromoteArgs) -> PromoteOut:
             f"`factoryax detect backtest {args.name} --version {args.version}` first"
         )
     _, prod_figures = gate_inputs(cand, reg.production(args.name))
-    decision = gate(evidence, prod_figures)
+    decision = gate(evidence, prod_figures, accept_without_failures=args.accept_without_failures)
     result = promote(ctx.workspace, args.name, cand.version, decision, approved_by=ctx.user)
     return PromoteOut(
         name=args.name,

@@ -55,6 +55,13 @@ class Promote(BaseModel):
 
     name: str = Field(min_length=1, max_length=100)
     version: int = Field(ge=1)
+    accept_without_failures: str | None = Field(
+        default=None,
+        min_length=10,
+        max_length=1000,
+        description="The engineer's justification for promoting on a window with no "
+        "failure to catch (recorded with the decision and in the ledger)",
+    )
 
 
 def _figures(result: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -85,8 +92,11 @@ def models(_: Viewer, ctx: Ctx) -> list[dict[str, Any]]:
 def promote_model(body: Promote, who: Engineer, ctx: Ctx) -> dict[str, Any]:
     """(engineer, admin) Gates a version against production and promotes it if it passes.
 
-    The decision (promoted or rejected, with the gate's reasons) is recorded as a
-    ``detect.promotion`` event; a promotion is also a ``model_promotion`` ledger record.
+    The decision (promoted, rejected, or insufficient evidence when the window holds no
+    failure to catch, with the gate's reasons) is recorded as a ``detect.promotion``
+    event; a promotion is also a ``model_promotion`` ledger record. An engineer may accept
+    a window without failures by giving ``accept_without_failures`` (a justification kept
+    with the decision).
     """
     reg = Registry.for_workspace(ctx.root)
     with ctx.write_lock:
@@ -101,6 +111,6 @@ def promote_model(body: Promote, who: Engineer, ctx: Ctx) -> dict[str, Any]:
                 f"{body.name} v{body.version} has no backtest or shadow run to gate on; run "
                 f"`factoryax detect backtest {body.name} --version {body.version}` first"
             )
-        decision = gate(evidence, production)
+        decision = gate(evidence, production, accept_without_failures=body.accept_without_failures)
         result = promote(ctx.ws, body.name, cand.version, decision, approved_by=who.name)
     return {**result, "passed": decision.passed, "criteria": decision.criteria}
