@@ -18,6 +18,13 @@ Matching alarms to truth (:func:`score_alarms`):
   window (else 8 h blocks); a window holding no shift start has no per-shift figure
   (``None``), and the gate fails such evidence as "not computed".
 
+Without the twin (a real plant), the truth is the plant's own record: every ``down`` stop
+whose reason is ``BREAKDOWN`` (the operator's later reason, a ``downtime.reason`` event,
+wins over the recorded one) is a failure to warn of, with its warning window reaching
+back :data:`WARNING_HORIZON_S` (24 h) or to the asset's previous breakdown, whichever is
+later (:func:`plant_truth`). A breakdown without a precursor then counts as missed: that
+is what the plant experienced.
+
 A model that never alarms cannot fail a window with nothing to miss, so silence is no
 evidence: where the window holds no wear failure and no detectable sensor fault (or there
 is no ground truth at all), recall and lead time cannot be shown and the gate's verdict
@@ -64,11 +71,13 @@ __all__ = [
     "count_shifts",
     "gate",
     "gate_inputs",
+    "plant_truth",
     "promote",
     "read_truth",
     "score_alarms",
     "shadow",
     "training_overlap",
+    "truth_for",
 ]
 
 DETECTABLE = ("wear_failure", "sensor_spike", "sensor_stuck")
@@ -84,6 +93,83 @@ def read_truth(workspace_root: Path, table: str = "faults") -> pa.Table | None:
     if not files:
         return None
     return pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
+
+
+WARNING_HORIZON_S = 24 * 3600.0
+"""How long before a breakdown an alarm counts as a warning of it (plant truth)."""
+
+_BREAKDOWNS_SQL = """
+WITH given AS (
+    SELECT asset::VARCHAR AS asset,
+           CAST(json_extract_string(payload, '$.start') AS TIMESTAMPTZ) AS start,
+           arg_max(json_extract_string(payload, '$.reason_code'), ts) AS reason_code
+    FROM events WHERE kind = 'downtime.reason' GROUP BY ALL
+),
+st AS (
+    SELECT x.asset::VARCHAR AS asset, x.start, x."end",
+           coalesce(given.reason_code, x.reason_code::VARCHAR) AS reason_code
+    FROM states x LEFT JOIN given ON given.asset = x.asset::VARCHAR AND given.start = x.start
+    WHERE x.state = 'down' AND x.start < $2 AND x."end" > $1
+)
+SELECT asset, start, "end" FROM st WHERE reason_code = $3 ORDER BY asset, start
+"""
+
+
+def plant_truth(
+    workspace: Workspace,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    reason_code: str = "BREAKDOWN",
+    horizon_s: float = WARNING_HORIZON_S,
+) -> pa.Table | None:
+    """The plant's breakdowns in ``[start, end)`` as truth rows (the twin's ``faults``
+    shape: asset, kind ``wear_failure``, onset_at, failure_at, end_at), or None when the
+    window holds none.
+
+    ``onset_at`` is ``horizon_s`` before the breakdown or the end of the asset's previous
+    one, whichever is later, so one warning is never credited to two breakdowns.
+    """
+    lookback = start - dt.timedelta(seconds=horizon_s)
+    rows = workspace.lake.query(_BREAKDOWNS_SQL, [lookback, end, reason_code]).to_pylist()
+    out: list[dict[str, Any]] = []
+    previous: dict[str, dt.datetime] = {}
+    for r in rows:
+        failure, asset = r["start"], r["asset"]
+        onset = failure - dt.timedelta(seconds=horizon_s)
+        if asset in previous:
+            onset = max(onset, previous[asset])
+        previous[asset] = r["end"]
+        if start <= failure < end:
+            out.append(
+                {
+                    "asset": asset,
+                    "kind": "wear_failure",
+                    "onset_at": onset,
+                    "failure_at": failure,
+                    "end_at": r["end"],
+                }
+            )
+    if not out:
+        return None
+    ts = pa.timestamp("us", "UTC")
+    names = ("onset_at", "failure_at", "end_at")
+    schema = pa.schema([("asset", pa.string()), ("kind", pa.string())] + [(n, ts) for n in names])
+    return pa.Table.from_pylist(out, schema=schema)
+
+
+def truth_for(
+    workspace: Workspace, start: dt.datetime, end: dt.datetime
+) -> tuple[pa.Table | None, str | None]:
+    """The truth a backtest is scored against, and where it came from: the twin's injected
+    faults when the workspace has them (exact), else the plant's breakdown stops."""
+    twin = read_truth(workspace.root)
+    if twin is not None:
+        return twin, "twin faults"
+    plant = plant_truth(workspace, start, end)
+    if plant is not None:
+        return plant, f"plant: down/BREAKDOWN stops, warning horizon {WARNING_HORIZON_S / 3600:g} h"
+    return None, None
 
 
 @dataclass(frozen=True)
@@ -284,12 +370,13 @@ def _evaluate(
 ) -> dict[str, Any]:
     alarms = alarm_instants(det, data, clear_s=clear_s)
     shifts = count_shifts(workspace.plant, start, end)
-    truth = read_truth(workspace.root)
+    truth, source = truth_for(workspace, start, end)
     out: dict[str, Any] = {
         "window": [start.isoformat(), end.isoformat()],
         "alarms": int(alarms.shape[0]),
         "alarms_per_shift": alarms.shape[0] / shifts if shifts else None,
         "truth": truth is not None,
+        "truth_source": source,
     }
     if truth is not None:
         score = score_alarms(alarms, truth, asset, _us(start) or 0, _us(end) or 0, shifts=shifts)

@@ -25,7 +25,7 @@ archive read with ``allow_pickle=False`` — never as a pickled detector.
 
 :class:`BacktestJob` turns the scores' alarms into :func:`factoryax.detect.backtest`'s
 figures with detect's own functions (:func:`~factoryax.detect.score_alarms`,
-:func:`~factoryax.detect.validate.count_shifts`, :func:`~factoryax.detect.read_truth`,
+:func:`~factoryax.detect.validate.count_shifts`, :func:`~factoryax.detect.validate.truth_for`,
 :func:`~factoryax.detect.training_overlap`).
 """
 
@@ -52,13 +52,12 @@ from factoryax.detect import (
     Detector,
     Registry,
     Wide,
-    read_truth,
     score_alarms,
     training_overlap,
 )
 from factoryax.detect.frames import encoded
 from factoryax.detect.live import DEFAULT_CLEAR_S
-from factoryax.detect.validate import count_shifts
+from factoryax.detect.validate import count_shifts, truth_for
 from factoryax.jobs.base import Engine
 
 __all__ = [
@@ -411,7 +410,9 @@ class BacktestJob:
         job = self.score_job()
         scores = job.run(engine)
         registry = Registry.for_workspace(Path(self.workspace))
-        truth = read_truth(Path(self.workspace))
+        from factoryax.config import Workspace
+
+        truth, source = truth_for(Workspace(Path(self.workspace)), self.start, self.end)
         shifts = count_shifts(self.plant, self.start, self.end)
         start_us = _micros(self.start)
         end_us = _micros(self.end)
@@ -436,6 +437,7 @@ class BacktestJob:
                 "alarms": int(alarms.shape[0]),
                 "alarms_per_shift": alarms.shape[0] / shifts if shifts else None,
                 "truth": truth is not None,
+                "truth_source": source,
             }
             if truth is not None:
                 asset = str(summary.asset)
