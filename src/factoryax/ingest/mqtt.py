@@ -22,8 +22,22 @@ A JSON rule maps a topic pattern to readings::
     # or one reading per message: signal = "{signal}" (from the topic) or a field name,
     #                             value = "value"
 
+or, with ``kind``, to rows of another lake table — one row per message, fields named
+like the table's columns unless ``fields`` maps them (see
+:mod:`factoryax.ingest.json_tables`)::
+
+    [[sources.line-1.rules]]
+    topic = "factoryax/+/+/{asset}/state"
+    kind = "states"                            # {start, end, state, reason_code}
+    [[sources.line-1.rules]]
+    topic = "factoryax/+/+/{asset}/production"
+    kind = "production"                        # {ts, part_id, result, product, ...}
+    rename = { result = { good = "ok", bad = "scrap" } }
+
 Input that fits no rule (bad JSON, no timestamp, a value that is not a number, an unknown
-signal) goes to quarantine with the topic and the reason.
+signal, a missing required field) goes to quarantine with the topic and the reason; rows
+of the other tables then take the same checks as files (unknown asset, state or result
+outside the closed sets, undeclared reason code) in :func:`factoryax.ingest.ingest_rows`.
 """
 
 from __future__ import annotations
@@ -46,6 +60,7 @@ from paho.mqtt.properties import Properties
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from factoryax.core import PlantModel, utc_now
+from factoryax.ingest.json_tables import TableKind, columns, parse_instant, to_row
 from factoryax.ingest.sparkplug import (
     REBIRTH,
     SparkplugError,
@@ -98,9 +113,12 @@ class _Connection(_Model):
 
 
 class JsonRule(_Model):
-    """How messages on matching topics become readings (see the module docstring)."""
+    """How messages on matching topics become lake rows (see the module docstring)."""
 
     topic: str
+    kind: TableKind = "readings"
+    """The lake table the topic carries: ``readings`` (default), ``states``,
+    ``production`` or ``events``."""
     ts: str = "ts"
     values: str | None = "values"
     signal: str | None = None
@@ -109,6 +127,11 @@ class JsonRule(_Model):
     """``{name}`` takes a topic level, anything else names a JSON field."""
     signals: dict[str, str] = Field(default_factory=dict)
     """Renames: source signal name → declared signal id."""
+    fields: dict[str, str] = Field(default_factory=dict)
+    """Other tables: lake column → JSON field where the names differ (``ts`` has its
+    own key)."""
+    rename: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """Other tables: lake column → {value sent: value stored}, e.g. PLC codes to states."""
 
     @model_validator(mode="after")
     def _shape(self) -> JsonRule:
@@ -120,15 +143,55 @@ class JsonRule(_Model):
                     f"{template!r} refers to a topic level {{{m.group(1)}}} that topic "
                     f"{self.topic!r} does not capture; add it to the topic pattern"
                 )
-        if self.signal is not None:
-            object.__setattr__(self, "values", None)
-        if self.values is None and self.signal is None:
-            raise ValueError(
-                "a rule needs `values` (an object of signal: value) or `signal` and `value`"
-            )
+        if self.kind != "readings":
+            self._table_shape()
+        else:
+            if self.fields or self.rename:
+                raise ValueError(
+                    "`fields` and `rename` map other tables; a readings rule renames "
+                    "signals with `signals`"
+                )
+            if self.signal is not None:
+                object.__setattr__(self, "values", None)
+            if self.values is None and self.signal is None:
+                raise ValueError(
+                    "a rule needs `values` (an object of signal: value) or `signal` and `value`"
+                )
         if "#" in self.topic[:-1]:
             raise ValueError(f"topic {self.topic!r}: '#' may only end the pattern")
         return self
+
+    def _table_shape(self) -> None:
+        """A states/production/events rule: only keys that table uses, known columns."""
+        readings_only = {"values", "signal", "value", "signals"} & self.model_fields_set
+        if readings_only:
+            raise ValueError(
+                f"{', '.join(sorted(readings_only))} only apply to readings rules; a "
+                f"{self.kind} rule maps columns with `fields`"
+            )
+        names = [c.name for c in columns(self.kind)]
+        if self.kind == "states" and "ts" in self.model_fields_set:
+            raise ValueError(
+                "a states rule has no `ts`: an interval is `start` and `end` "
+                "(map them with fields.start / fields.end)"
+            )
+        if "ts" in self.fields:
+            raise ValueError("map the time field with `ts`, not fields.ts")
+        text = [c.name for c in columns(self.kind) if c.type == "text"]
+        for key, allowed, what in (
+            (self.fields, names, "fields"),
+            (self.rename, text, "rename"),
+        ):
+            unknown = sorted(set(key) - set(allowed))
+            if unknown:
+                raise ValueError(
+                    f"{what}: {', '.join(map(repr, unknown))} not a column of {self.kind}; "
+                    f"use {', '.join(n for n in allowed if n != 'ts')}"
+                )
+
+    def field_map(self) -> dict[str, str]:
+        """Lake column → JSON field of a non-readings rule (``ts`` included)."""
+        return {**self.fields, "ts": self.ts} if self.kind != "states" else dict(self.fields)
 
     @property
     def subscription(self) -> str:
@@ -186,21 +249,6 @@ class SparkplugConfig(_Connection):
         if not value or any(c in value for c in "/+#"):
             raise ValueError(f"host_id {value!r} must be one topic level without / + #")
         return value
-
-
-def _ts(value: object) -> dt.datetime | None:
-    """An instant from ISO 8601 text (zone required) or epoch milliseconds."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return dt.datetime.fromtimestamp(value / 1000, dt.UTC)
-    if isinstance(value, str):
-        try:
-            parsed = dt.datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        return parsed.astimezone(dt.UTC) if parsed.tzinfo is not None else None
-    return None
 
 
 class MqttSource:
@@ -363,7 +411,7 @@ class MqttSource:
             delivery.ack = ack
         stats = self.stats
         stats.messages += 1
-        stats.readings += len(delivery.ts)
+        stats.readings += len(delivery.ts) + sum(len(r) for r in delivery.rows.values())
         stats.rejected += len(delivery.rejects)
         stats.last_message_at = now
         assert self._deliver is not None
@@ -394,7 +442,10 @@ class MqttSource:
                  _raw(msg.payload))
             )  # fmt: skip
             return
-        ts = _ts(doc.get(rule.ts))
+        if rule.kind != "readings":
+            self._table_row(rule, caps, doc, where, _raw(msg.payload), out)
+            return
+        ts = parse_instant(doc.get(rule.ts))
         if ts is None:
             out.rejects.append(
                 (where, rule.ts, f"field {rule.ts!r} = {doc.get(rule.ts)!r} is not an instant "
@@ -433,6 +484,30 @@ class MqttSource:
                 )  # fmt: skip
                 continue
             out.add(ts, asset, name, None if value is None else float(value), n)
+
+    def _table_row(
+        self,
+        rule: JsonRule,
+        caps: dict[str, str],
+        doc: dict[str, Any],
+        where: str,
+        raw: str,
+        out: Delivery,
+    ) -> None:
+        """A states/production/events message: one row, or a reject naming the field."""
+        asset = _pick(rule.asset, caps, doc)
+        if asset is None and rule.kind != "events":
+            out.rejects.append(
+                (where, "asset", f"no asset: {rule.asset!r} is missing; a {rule.kind} row "
+                 "belongs to an asset (set `asset` in the rule)", raw)
+            )  # fmt: skip
+            return
+        row, problem = to_row(rule.kind, doc, fields=rule.field_map(), rename=rule.rename)
+        if problem is not None:
+            field, reason = problem
+            out.rejects.append((where, field, f"{rule.kind}: {reason}", raw))
+            return
+        out.add_row(rule.kind, {**row, "asset": asset}, where)
 
     # ------------------------------------------------------------------ Sparkplug
 

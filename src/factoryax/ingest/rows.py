@@ -31,7 +31,9 @@ def ingest_rows(
     """Validates ``rows`` for ``table`` against the plant model and appends them.
 
     ``rows`` has the table's input columns (see :mod:`factoryax.lake.tables`); ``site``
-    and ``line`` may be left out (they follow from the plant and the asset).
+    and ``line`` may be left out (they follow from the plant and the asset). An optional
+    ``_where`` text column names each row's origin for quarantine (a live source's topic
+    and message number); without it a rejected row is ``row N``.
     """
     report = IngestReport(source=source, ingest_id=new_ingest_id(), layout="rows")
     report.records_read = rows.num_rows
@@ -154,8 +156,10 @@ def _check_table(
             f"SELECT {', '.join(chr(34) + n + chr(34) for n in keep)} FROM checked "
             "WHERE _reason IS NULL ORDER BY _pos"
         ).to_arrow_table()
+        # rows from a live source carry `_where` (topic and message number) instead
+        where = "coalesce(_where, 'row ' || _pos)" if "_where" in cols else "'row ' || _pos"
         bad = con.execute(
-            """SELECT ? AS ts, ? AS source, 'row ' || _pos AS position, _field AS field,
+            f"""SELECT ? AS ts, ? AS source, {where} AS position, _field AS field,
                       _reason AS reason,
                       to_json(checked)::VARCHAR AS raw
                FROM checked WHERE _reason IS NOT NULL ORDER BY _pos""",

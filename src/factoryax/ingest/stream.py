@@ -57,6 +57,9 @@ class Delivery:
     """The source's message number of each reading (shown in quarantine as 'message N')."""
     rejects: list[Reject] = field(default_factory=list)
     events: list[dict[str, object]] = field(default_factory=list)
+    rows: dict[str, list[dict[str, object]]] = field(default_factory=dict)
+    """Rows for other lake tables (``states``, ``production``, ``events``) by table,
+    each with ``_where`` (the message it came from, shown in quarantine)."""
     ack: Callable[[], None] | None = None
     """Called once the delivery is durable in the lake (MQTT PUBACK, WAL commit)."""
     received_at: float = 0.0
@@ -70,10 +73,15 @@ class Delivery:
         self.value.append(value)
         self.position.append(pos)
 
+    def add_row(self, table: str, row: dict[str, object], where: str) -> None:
+        """Appends one row for ``table`` (its input columns) from the message ``where``."""
+        self.rows.setdefault(table, []).append({**row, "_where": where})
+
     @property
     def size(self) -> int:
-        """Readings plus rejects: what the runtime's batch size and back-pressure count."""
-        return len(self.ts) + len(self.rejects) + len(self.events)
+        """Rows of every kind plus rejects: what batch size and back-pressure count."""
+        tables = sum(len(r) for r in self.rows.values())
+        return len(self.ts) + len(self.rejects) + len(self.events) + tables
 
 
 Deliver = Callable[[Delivery], None]
@@ -116,8 +124,11 @@ class WriteResult:
     readings: pa.Table
     """The batch's validated readings (including ones the lake already held)."""
     accepted: dict[str, int]
+    """New rows stored per source, readings and other tables together."""
     quarantined: dict[str, int]
     duplicates: int
+    tables: dict[str, int] = field(default_factory=dict)
+    """New rows stored per table other than readings (``states``, ``production`` …)."""
 
 
 class StreamWriter:
@@ -150,6 +161,7 @@ class StreamWriter:
         accepted: dict[str, int] = {}
         quarantined: dict[str, int] = {}
         duplicates = 0
+        stored: dict[str, int] = {}
         tables: list[pa.Table] = []
         for source, group in by_source.items():
             report = IngestReport(source=source, ingest_id=new_ingest_id(), layout="rows")
@@ -183,17 +195,20 @@ class StreamWriter:
                 quarantine_rows(
                     self.lake, quarantine_table(self.plant.site.id, source, now, rejects), report
                 )
-            events = [e for d in group for e in d.events]
-            if events:
-                ev = ingest_rows(
-                    "events",
-                    pa.Table.from_pylist(events, schema=_event_schema(events)),
+            other = 0
+            for table, rows in _table_rows(group).items():
+                done = ingest_rows(
+                    table,
+                    pa.Table.from_pylist(rows, schema=_row_schema(table, rows)),
                     plant=self.plant,
                     lake=self.lake,
                     source=source,
                 )
-                report.quarantined += ev.quarantined
-            accepted[source] = report.readings_accepted
+                report.quarantined += done.quarantined
+                other += done.readings_accepted
+                duplicates += done.duplicates_skipped
+                stored[table] = stored.get(table, 0) + done.readings_accepted
+            accepted[source] = report.readings_accepted + other
             quarantined[source] = report.quarantined
             duplicates += report.duplicates_skipped
         readings = (
@@ -201,16 +216,30 @@ class StreamWriter:
             if tables
             else pa.table({"ts": pa.array([], pa.timestamp("us", tz="UTC"))})
         )
-        return WriteResult(readings, accepted, quarantined, duplicates)
+        return WriteResult(readings, accepted, quarantined, duplicates, stored)
 
 
-def _event_schema(events: Sequence[dict[str, object]]) -> pa.Schema:
-    """The ``events`` input columns the rows use, names as plain strings (an all-null
-    column would otherwise be inferred as type null)."""
-    used = {k for e in events for k in e}
+def _table_rows(group: Sequence[Delivery]) -> dict[str, list[dict[str, object]]]:
+    """Rows for tables other than readings, by table, in arrival order (a source's own
+    events — Sparkplug notices, stale marks — join the ``events`` rows of its rules)."""
+    out: dict[str, list[dict[str, object]]] = {}
+    for d in group:
+        if d.events:
+            out.setdefault("events", []).extend(d.events)
+        for table, rows in d.rows.items():
+            out.setdefault(table, []).extend(rows)
+    return out
+
+
+def _row_schema(table: str, rows: Sequence[dict[str, object]]) -> pa.Schema:
+    """The ``table`` input columns the rows use, names as plain strings (an all-null
+    column would otherwise be inferred as type null), and ``_where`` when present."""
+    used = {k for e in rows for k in e}
     fields = []
-    for f in table_spec("events").input_schema:
+    for f in table_spec(table).input_schema:
         if f.name in used:
             kind = f.type.value_type if pa.types.is_dictionary(f.type) else f.type
             fields.append(pa.field(f.name, kind))
+    if "_where" in used:
+        fields.append(pa.field("_where", pa.string()))
     return pa.schema(fields)

@@ -5,7 +5,9 @@ the thread that opened them). Sources hand deliveries to :meth:`Runtime.deliver`
 their own threads; it blocks while ``max_pending_rows`` wait (back-pressure). A batch
 closes at ``batch_rows`` rows or ``batch_ms`` after its first delivery; then, in order:
 
-1. readings, quarantine rows and source events are appended to the lake (fsynced);
+1. readings, rows of other tables (``states``, ``production``, ``events`` from JSON
+   rules with ``kind``, source events), and quarantine rows are appended to the lake
+   (fsynced);
 2. every delivery of the batch is acknowledged (MQTT PUBACK, WAL commit) — only now;
 3. each sink processes the batch's readings; what it returns is appended as well
    (``events`` and other tables through ingest's validation; ``readings`` — derived

@@ -6,12 +6,16 @@ are plain JSON, one topic per asset and kind (every payload also has ``site``, `
 and ``asset``)::
 
     <prefix>/<site>/<line>/<asset>/readings    {"ts", "values": {signal: value, ...}}
-    <prefix>/<site>/<line>/<asset>/state       {"ts", "start", "end", "state", "reason_code"}
+    <prefix>/<site>/<line>/<asset>/state       {"ts" (= end), "start", "end", "state", ...}
     <prefix>/<site>/<line>/<asset>/production  {"ts", "part_id", "product", "lot", "result", ...}
     <prefix>/<site>/<line>/<asset>/events      {"ts", "event_id", "kind", "severity", ...}
 
 ``ts`` is ISO 8601 UTC with microseconds. A readings message carries every signal of the
-asset sampled at that instant, as a device publishing a snapshot would.
+asset sampled at that instant, as a device publishing a snapshot would. A state interval
+is published when it ends (a machine knows an interval's length only then), a part when
+it is finished. :func:`json_source` is the ``[sources]`` entry that maps every one of
+these topics into its lake table, so ``factoryax twin live`` + ``factoryax run`` feed
+the KPIs (OEE) live.
 
 The same replay drives two more publishers, so the twin is the demo for every protocol
 ``factoryax run`` reads (see docs/streaming.md):
@@ -50,6 +54,7 @@ __all__ = [
     "OpcUaTwinServer",
     "Publisher",
     "SparkplugEdgeNode",
+    "json_source",
     "messages",
     "replay",
 ]
@@ -166,7 +171,7 @@ def messages(result: TwinResult, *, prefix: str = "factoryax") -> list[Message]:
                 out.append((times[start], topic, json.dumps(doc).encode()))
                 start = k
     for table, column, kind in (
-        (result.states, "start", "state"),
+        (result.states, "end", "state"),
         (result.production, "ts", "production"),
         (result.events, "ts", "events"),
     ):
@@ -181,6 +186,33 @@ def messages(result: TwinResult, *, prefix: str = "factoryax") -> list[Message]:
             )
     out.sort(key=lambda m: m[0])
     return out
+
+
+def json_source(
+    *, prefix: str = "factoryax", host: str = "127.0.0.1", port: int = 1883
+) -> dict[str, Any]:
+    """The ``[sources.<name>]`` table that maps every topic :func:`messages` publishes.
+
+    Examples:
+        >>> [(r["topic"], r.get("kind", "readings")) for r in json_source()["rules"]]
+        ... # doctest: +NORMALIZE_WHITESPACE
+        [('factoryax/+/+/{asset}/readings', 'readings'),
+         ('factoryax/+/+/{asset}/state', 'states'),
+         ('factoryax/+/+/{asset}/production', 'production'),
+         ('factoryax/+/+/{asset}/events', 'events')]
+    """
+    base = f"{prefix}/+/+/{{asset}}"
+    return {
+        "kind": "mqtt-json",
+        "host": host,
+        "port": port,
+        "rules": [
+            {"topic": f"{base}/readings"},
+            {"topic": f"{base}/state", "kind": "states"},
+            {"topic": f"{base}/production", "kind": "production"},
+            {"topic": f"{base}/events", "kind": "events"},
+        ],
+    }
 
 
 def replay(
