@@ -119,3 +119,46 @@ def test_a_shift_period_keeps_only_that_shift() -> None:
     assert inst.shift == "night"
     with pytest.raises(ConfigError, match="declared shifts"):
         Period.parse("2026-11-23/late").instances(cal, SEOUL)
+
+
+def test_exception_days_declared_in_plant_toml_shape_the_calendar() -> None:
+    """`[[calendar.exceptions]]` in plant.toml: an overtime Saturday and a shutdown
+    Monday apply to KPIs and to the twin alike; an exception given for one computation
+    overrides the file's; unknown shifts and repeated days are refused."""
+    from pydantic import ValidationError
+
+    from factoryax.twin.calendar import build_schedule
+
+    saturday = dt.date(2026, 11, 28)
+    cal = ShiftCalendar.model_validate(
+        {
+            "shifts": [DAY, NIGHT],
+            "exceptions": [
+                {"day": "2026-11-28", "shifts": ["day"], "note": "overtime for order 4411"},
+                {"day": "2026-11-23", "shifts": [], "note": "press die change"},
+            ],
+        }
+    )
+    keys = [i.key for i in shift_instances(cal, SEOUL, MONDAY, saturday)]
+    assert "2026-11-28/day" in keys and "2026-11-28/night" not in keys
+    assert not [k for k in keys if k.startswith("2026-11-23")]
+    override = shift_instances(cal, SEOUL, saturday, saturday, [CalendarException(saturday, ())])
+    assert override == []
+
+    # the twin runs on the same days: planned run time on the overtime Saturday
+    def run_h(day: dt.date) -> float:
+        at = dt.datetime(day.year, day.month, day.day, 8, tzinfo=SEOUL)
+        sched = build_schedule(cal, SEOUL, at, 12 * 3600.0)  # 08:00-20:00 local
+        return float((sched.run_ends - sched.run_starts).sum()) / 3600
+
+    assert run_h(saturday) == 11.0  # the day shift, less its lunch
+    assert run_h(MONDAY) == 0.0  # shut down
+    assert run_h(MONDAY + dt.timedelta(days=1)) == 11.0  # an ordinary Tuesday
+    with pytest.raises(ValidationError, match=r"calendar.exceptions.0 .*unknown shift"):
+        ShiftCalendar.model_validate(
+            {"shifts": [DAY], "exceptions": [{"day": "2026-11-28", "shifts": ["night"]}]}
+        )
+    with pytest.raises(ValidationError, match="appear twice"):
+        ShiftCalendar.model_validate(
+            {"shifts": [DAY], "exceptions": [{"day": "2026-11-28"}, {"day": "2026-11-28"}]}
+        )

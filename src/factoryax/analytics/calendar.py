@@ -293,8 +293,8 @@ def _exceptions_by_day(
     calendar: ShiftCalendar, exceptions: Sequence[CalendarException]
 ) -> dict[dt.date, tuple[str, ...]]:
     names = {s.name for s in calendar.shifts}
-    out: dict[dt.date, tuple[str, ...]] = {}
-    for exc in exceptions:
+    out: dict[dt.date, tuple[str, ...]] = {e.day: e.shifts for e in calendar.exceptions}
+    for exc in exceptions:  # given for this computation: they override plant.toml
         unknown = [n for n in exc.shifts if n not in names]
         if unknown:
             raise ConfigError(

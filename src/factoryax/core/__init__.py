@@ -17,6 +17,7 @@ from factoryax.core.errors import (
 from factoryax.core.plant import (
     Asset,
     Break,
+    CalendarDay,
     DowntimeReason,
     IngestConfig,
     Line,
@@ -36,6 +37,7 @@ __all__ = [
     "Asset",
     "Break",
     "BrokerError",
+    "CalendarDay",
     "ConfigError",
     "DowntimeReason",
     "FactoryAXError",

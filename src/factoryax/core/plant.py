@@ -43,6 +43,7 @@ from factoryax.core.errors import PlantModelError
 __all__ = [
     "Asset",
     "Break",
+    "CalendarDay",
     "DowntimeReason",
     "IngestConfig",
     "Line",
@@ -197,17 +198,46 @@ class Shift(_Model):
         return self
 
 
+class CalendarDay(_Model):
+    """A day that departs from the weekly pattern: an overtime Saturday, a shutdown, a
+    short day. ``shifts`` names the shifts that run that day; empty means no production."""
+
+    day: dt.date
+    shifts: tuple[str, ...] = ()
+    note: str = ""
+
+
 class ShiftCalendar(_Model):
-    """When the plant plans to produce: shifts, breaks, holidays."""
+    """When the plant plans to produce: shifts, breaks, holidays and exception days."""
 
     shifts: tuple[Shift, ...] = ()
     holidays: tuple[dt.date, ...] = ()
+    exceptions: tuple[CalendarDay, ...] = ()
 
     @field_validator("shifts")
     @classmethod
     def _unique_shift_names(cls, shifts: tuple[Shift, ...]) -> tuple[Shift, ...]:
         _require_unique([s.name for s in shifts], "shift name", "calendar.shifts")
         return shifts
+
+    @model_validator(mode="after")
+    def _exceptions_name_declared_shifts(self) -> ShiftCalendar:
+        days = [e.day for e in self.exceptions]
+        if len(set(days)) != len(days):
+            twice = sorted({str(d) for d in days if days.count(d) > 1})
+            raise ValueError(
+                f"exception day(s) {twice} appear twice under calendar.exceptions; "
+                "give each day once, with every shift that runs on it"
+            )
+        names = {s.name for s in self.shifts}
+        for i, exc in enumerate(self.exceptions):
+            unknown = [n for n in exc.shifts if n not in names]
+            if unknown:
+                raise ValueError(
+                    f"calendar.exceptions.{i} ({exc.day}): unknown shift(s) {unknown!r}; "
+                    f"declared shifts: {sorted(names)!r}"
+                )
+        return self
 
 
 class LossKind(StrEnum):

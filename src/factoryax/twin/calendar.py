@@ -109,6 +109,7 @@ def build_schedule(
     first = start.astimezone(zone).date() - dt.timedelta(days=1)
     last = end.astimezone(zone).date() + dt.timedelta(days=1)
     holidays = set(calendar.holidays)
+    special = {e.day: set(e.shifts) for e in calendar.exceptions}  # they override the rest
     runs: list[tuple[float, float]] = []
     shifts: list[tuple[float, str]] = []
 
@@ -117,9 +118,14 @@ def build_schedule(
 
     day = first
     while day <= last:
-        if day not in holidays:
+        if day in special or day not in holidays:
             for shift in calendar.shifts:
-                if _WEEKDAYS[day.weekday()] not in shift.days:
+                runs_today = (
+                    shift.name in special[day]
+                    if day in special
+                    else _WEEKDAYS[day.weekday()] in shift.days
+                )
+                if not runs_today:
                     continue
                 s_at, e_at = _span(day, shift.start, shift.end, zone)
                 breaks = []
