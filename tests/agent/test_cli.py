@@ -23,11 +23,25 @@ def _app() -> typer.Typer:
     return root
 
 
+def _tokens(workspace: Workspace) -> dict[str, str]:
+    """Tokens for kim (quality), park (admin) and lee (viewer) in the workspace's store."""
+    store = TokenStore(workspace.root / API_DIR / "api.sqlite")
+    try:
+        return {
+            "kim": store.issue("kim", Role.QUALITY),
+            "park": store.issue("park", Role.ADMIN),
+            "lee": store.issue("lee", Role.VIEWER),
+        }
+    finally:
+        store.close()
+
+
 def test_ask_then_approve(workspace: Workspace, lot: str) -> None:
-    """`ask` parks the issue; `agent approve` by another user runs it."""
+    """`ask` with kim's token parks the issue; `agent approve` by another token runs it."""
     runner = CliRunner()
     w = str(workspace.root)
     ref = lot.rsplit("-", 1)[1]
+    tok = _tokens(workspace)
     r = runner.invoke(
         _app(),
         [
@@ -35,34 +49,63 @@ def test_ask_then_approve(workspace: Workspace, lot: str) -> None:
             f"로트 {ref} 성적서 발행해줘",
             "-w",
             w,
-            "-u",
-            "kim",
-            "-r",
-            "quality",
+            "--token",
+            tok["kim"],
             "--today",
             "2026-11-24",
             "--json",
         ],
     )
     assert r.exit_code == 0, r.output
-    pending = json.loads(r.output)["pending"]
+    out = json.loads(r.output)
+    assert (out["user"], out["role"]) == ("kim", "quality")
+    pending = out["pending"]
     assert pending and pending.startswith("pa-")
-    tokens = TokenStore(workspace.root / API_DIR / "api.sqlite")
-    try:
-        kim = tokens.issue("kim", Role.QUALITY)
-        park = tokens.issue("park", Role.ADMIN)
-        viewer = tokens.issue("lee", Role.VIEWER)
-    finally:
-        tokens.close()
     approve = ["agent", "approve", pending, "-w", w, "--token"]
-    r = runner.invoke(_app(), [*approve, kim])
+    r = runner.invoke(_app(), [*approve, tok["kim"]])
     assert r.exit_code == 2 and "cannot approve" in r.output
-    r = runner.invoke(_app(), [*approve, viewer])
+    r = runner.invoke(_app(), [*approve, tok["lee"]])
     assert r.exit_code == 2 and "may not approve" in r.output
-    r = runner.invoke(_app(), [*approve, park[:-2] + "xx"])
+    r = runner.invoke(_app(), [*approve, tok["park"][:-2] + "xx"])
     assert r.exit_code == 2 and "invalid or revoked token" in r.output
-    r = runner.invoke(_app(), [*approve, park])
+    r = runner.invoke(_app(), [*approve, tok["park"]])
     assert r.exit_code == 0 and "done" in r.output and "approved by park" in r.output
+
+
+def test_ask_identity_comes_from_a_token_or_is_a_local_viewer(
+    workspace: Workspace, lot: str
+) -> None:
+    """No self-declared role: -u/-r are gone; without a token the asker is a local viewer,
+    so an issue request is refused by role; a bad token is refused outright."""
+    runner = CliRunner()
+    w = str(workspace.root)
+    ref = lot.rsplit("-", 1)[1]
+    question = f"로트 {ref} 성적서 발행해줘"
+    r = runner.invoke(_app(), ["ask", question, "-w", w, "-u", "x", "-r", "admin"])
+    assert r.exit_code == 2 and "No such option" in r.output
+    r = runner.invoke(
+        _app(),
+        ["ask", question, "-w", w, "--today", "2026-11-24", "--json"],
+        env={"FACTORYAX_TOKEN": ""},
+    )
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert (out["user"], out["role"]) == ("local", "viewer")
+    assert out["pending"] is None and out["abstained"] and "permission" in out["answer"]
+    _tokens(workspace)
+    r = runner.invoke(_app(), ["ask", question, "-w", w, "--token", "fax_not-a-token"])
+    assert r.exit_code == 2 and "refused" in r.output
+
+
+def test_mcp_takes_no_self_declared_role(workspace: Workspace) -> None:
+    """`agent mcp` has no --role/--user; a bad token is refused before serving."""
+    runner = CliRunner()
+    w = str(workspace.root)
+    r = runner.invoke(_app(), ["agent", "mcp", "-w", w, "-r", "admin"])
+    assert r.exit_code == 2 and "No such option" in r.output
+    _tokens(workspace)
+    r = runner.invoke(_app(), ["agent", "mcp", "-w", w, "--token", "fax_not-a-token"])
+    assert r.exit_code == 2 and "refused" in r.output
 
 
 def test_approve_identity_comes_only_from_a_token(workspace: Workspace) -> None:

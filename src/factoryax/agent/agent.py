@@ -21,7 +21,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from factoryax.agent.answer import Evidence, check_grounding, compose
 from factoryax.agent.approval import ApprovalStore, PendingAction
-from factoryax.agent.nlu import IntentModel, detect_lang, fill_slots
+from factoryax.agent.nlu import (
+    IntentModel,
+    concept_intent,
+    detect_lang,
+    fill_slots,
+    without_quotes,
+)
 from factoryax.agent.plan import Plan, ToolCall, template_plan
 from factoryax.agent.plant_tools import build_registry
 from factoryax.agent.tools import ToolContext, ToolRegistry, evidence_id, is_failure
@@ -233,9 +239,11 @@ class OfflinePlanner:
 
     def plan(self, question: str, lang: str, ctx: ToolContext, available: set[str]) -> Plan:
         """The plan for ``question`` (no tool is run)."""
-        intent, confidence = self.model.predict(question)
+        request = without_quotes(question)  # quoted passages are data, not the request
+        intent, confidence = self.model.predict(request)
         if confidence < self.min_confidence:
-            intent = "unsupported"
+            # An unsure classifier defers to the gazetteer when it names one concept.
+            intent = concept_intent(request) or "unsupported"
         plant = ctx.workspace.plant
         lots = _lots(ctx.workspace)
         slots = fill_slots(question, plant, ctx.today, lots)
@@ -245,6 +253,9 @@ class OfflinePlanner:
             lang,
             available=available,
             all_assets=[a.id for _, a in plant.iter_assets()],
+            spec_signals=[
+                f"{a.id}.{s.id}" for _, a in plant.iter_assets() for s in a.signals if s.has_spec
+            ],
         )
 
     def run(self, question: str, lang: str, session: Session) -> Outcome:

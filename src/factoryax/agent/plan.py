@@ -72,19 +72,43 @@ def _ask(plan: Plan, what: str, lang: str, options: list[str]) -> Plan:
     return plan
 
 
+READ_ONLY_INTENT = {"issue": "certificate", "ack": "alarms"}
+"""What a state-changing intent becomes when the user declines the change ("draft only")."""
+
+
 def template_plan(
-    intent: str, slots: Slots, lang: str, *, available: set[str], all_assets: list[str]
+    intent: str,
+    slots: Slots,
+    lang: str,
+    *,
+    available: set[str],
+    all_assets: list[str],
+    spec_signals: list[str] | None = None,
 ) -> Plan:
-    """The plan of ``intent`` with ``slots``; clarifies or abstains instead of guessing."""
+    """The plan of ``intent`` with ``slots``; clarifies or abstains instead of guessing.
+
+    ``spec_signals`` (``asset.signal`` with specification limits) are the default of a
+    capability question that names no signal. A user who declines the state change
+    (``slots.read_only``) gets the read-only counterpart of a state-changing intent.
+    """
+    spec_signals = spec_signals or []
+    if slots.read_only and intent in READ_ONLY_INTENT:
+        intent = READ_ONLY_INTENT[intent]
     plan = Plan(intent)
     tool = INTENT_TOOLS.get(intent)
+    if slots.read_only and intent == "promote":
+        plan.missing.append("nothing to run: you asked not to promote (list models instead)")
+        return plan
     if tool is None or tool not in available:
         plan.missing.append(
             "a tool for this question" if tool is None else f"the {tool} tool (not installed)"
         )
         return plan
     if slots.unknown:
-        plan.missing.extend(f"{u} (not in this plant or its data)" for u in slots.unknown)
+        plan.missing.extend(f"{u} — not in this plant or its data" for u in slots.unknown)
+        return plan
+    if slots.unknown_signal and intent in ("spc", "capability"):
+        plan.missing.append(f"signal {slots.unknown_signal} — not measured in this plant")
         return plan
     period = slots.period or ""
     if intent in ("kpi", "downtime"):
@@ -103,8 +127,12 @@ def template_plan(
         if slots.signal is None or slots.asset is None:
             if len(slots.signal_candidates) > 1:
                 return _ask(plan, "signal", lang, slots.signal_candidates)
-            if intent == "capability" and not slots.signal_candidates:
-                slots.asset, slots.signal = "inspect-01", "bore_diameter"
+            if slots.asset is not None:
+                spec_signals = [s for s in spec_signals if s.startswith(slots.asset + ".")]
+            if intent == "capability" and not slots.signal_candidates and spec_signals:
+                if len(spec_signals) > 1:
+                    return _ask(plan, "signal", lang, spec_signals)
+                slots.asset, slots.signal = spec_signals[0].split(".", 1)
             else:
                 return _ask(plan, "signal", lang, slots.signal_candidates)
         plan.calls.append(

@@ -33,9 +33,20 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-UserOpt = Annotated[str, typer.Option("--user", "-u", help="Who is asking/approving.")]
-RoleOpt = Annotated[
-    str, typer.Option("--role", "-r", help="viewer, operator, engineer, quality, manager, admin.")
+LOCAL_USER = "local"
+LOCAL_ROLE = "viewer"
+"""Offline local mode: without a token the caller is ``local`` with the ``viewer`` role
+(read-only tools; every state-changing request is refused). Nobody types a role in."""
+
+AskTokenOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        envvar="FACTORYAX_TOKEN",
+        help="Your API token (fax_…, from `factoryax token issue`; or $FACTORYAX_TOKEN): "
+        "name and role are the token's. Without one: offline local mode, user 'local', "
+        "role 'viewer' (read-only).",
+    ),
 ]
 TodayOpt = Annotated[
     str | None,
@@ -54,8 +65,7 @@ def _agent(
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in Korean or English.")],
     workspace: WorkspaceOpt = None,
-    user: UserOpt = "cli",
-    role: RoleOpt = "viewer",
+    token: AskTokenOpt = None,
     today: TodayOpt = None,
     llm_url: Annotated[
         str | None, typer.Option(help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1.")
@@ -63,7 +73,13 @@ def ask(
     llm_model: Annotated[str | None, typer.Option(help="Model name at --llm-url.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
 ) -> None:
-    """Ask the plant assistant (offline by default). Example: factoryax ask "어제 OEE 알려줘"."""
+    """Ask the plant assistant (offline by default). Example: factoryax ask "어제 OEE 알려줘".
+
+    Who asks comes from --token (an API token of this workspace); without one the question
+    runs in offline local mode as a viewer, so a state change can only be requested with
+    a token whose role allows it.
+    """
+    user, role = _identity(workspace, token)
     agent = _agent(workspace, today, llm_url, llm_model)
     try:
         result = agent.ask(question, user=user, role=role)
@@ -82,6 +98,8 @@ def ask(
                     "abstained": result.abstained,
                     "planner": result.planner,
                     "fallback": result.fallback,
+                    "user": user,
+                    "role": role,
                 },
                 ensure_ascii=False,
             )
@@ -110,7 +128,7 @@ def _principal(workspace: object, token: str) -> tuple[str, str]:
     path = ws.root / API_DIR / "api.sqlite"
     if not path.is_file():
         raise ApprovalError(
-            f"no API token store at {str(path)!r}; an admin issues approver tokens with "
+            f"no API token store at {str(path)!r}; an admin issues tokens with "
             "`factoryax token issue NAME --role ROLE`"
         )
     store = TokenStore(path)
@@ -125,6 +143,22 @@ def _principal(workspace: object, token: str) -> tuple[str, str]:
             f"{site!r}; use a token for this site"
         )
     return principal.name, principal.role.value
+
+
+def _identity(workspace: object, token: str | None) -> tuple[str, str]:
+    """The caller's name and role: the token's, or offline local mode without a token.
+
+    Exits with status 2 (``refused: …``) for an unknown, revoked or off-site token.
+    """
+    from factoryax.api import AuthError
+
+    if not token:
+        return LOCAL_USER, LOCAL_ROLE
+    try:
+        return _principal(workspace, token)
+    except (AuthError, ApprovalError) as exc:
+        err_console.print(f"[red]refused:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -177,10 +211,14 @@ def pending(workspace: WorkspaceOpt = None) -> None:
 @app.command()
 def mcp(
     workspace: WorkspaceOpt = None,
-    user: UserOpt = "mcp",
-    role: RoleOpt = "viewer",
+    token: AskTokenOpt = None,
 ) -> None:
-    """Serve the plant's tools as an MCP server over stdio."""
+    """Serve the plant's tools as an MCP server over stdio.
+
+    The session acts as the holder of --token (its name and role scope the tools); without
+    a token, offline local mode: user 'local', role 'viewer'.
+    """
+    user, role = _identity(workspace, token)
     agent = _agent(workspace, None)
     try:
         asyncio.run(serve_stdio(agent, user=user, role=role))
