@@ -49,3 +49,16 @@ def test_heldout_text_is_disjoint_from_dev_and_test() -> None:
 def test_shipped_jsonl_is_generated_from_the_source() -> None:
     lines = default_suite().read_text("utf-8").splitlines()
     assert [json.loads(line) for line in lines if line.strip()] == scenarios()
+
+
+def test_second_heldout_split_is_paired_and_disjoint_from_the_shipped_suite() -> None:
+    """plant_v1_heldout2: 50 ko/en pairs, every scoring kind, no sentence in common."""
+    path = default_suite().parent / "plant_v1_heldout2.jsonl"
+    held = load_suite(path)
+    assert len(held) == 100 and {s.split for s in held} == {"heldout2"}
+    pairs = Counter(s.id.rsplit("-", 1)[0] for s in held)
+    assert set(pairs.values()) == {2}
+    assert Counter(s.lang for s in held) == {"ko": 50, "en": 50}
+    assert {"tool_call", "abstain", "clarify"} <= {s.scoring for s in held}
+    shipped = {_norm(s.text) for s in load_suite(default_suite())}
+    assert not shipped & {_norm(s.text) for s in held}

@@ -32,7 +32,13 @@ app = typer.Typer(
 
 @app.command()
 def run(
-    suite: Annotated[Path, typer.Argument(help="Suite JSONL (the shipped one: `default`).")],
+    suite: Annotated[
+        Path,
+        typer.Argument(
+            help="Suite JSONL, or a shipped suite by name: `default` (dev/test/heldout) "
+            "or `plant_v1_heldout2` (a second blind held-out split)."
+        ),
+    ],
     workspace: WorkspaceOpt = None,
     split: Annotated[str | None, typer.Option(help="Only this split (dev or test).")] = None,
     k: Annotated[
@@ -55,7 +61,13 @@ def run(
     ws = open_workspace(workspace)
     from factoryax.agent import default_suite
 
-    path = default_suite() if str(suite) == "default" else suite
+    shipped = default_suite().parent
+    if str(suite) == "default":
+        path = default_suite()
+    elif not suite.exists() and (shipped / f"{suite}.jsonl").is_file():
+        path = shipped / f"{suite}.jsonl"  # another shipped suite, by name
+    else:
+        path = suite
     try:
         scenarios = load_suite(path)
     except FactoryAXError as exc:
@@ -106,3 +118,5 @@ def run(
             console.print(f"  LLM judge mean score {s['judge_mean']}")
         if s["failed"]:
             console.print(f"  failed: {', '.join(s['failed'])}")
+            for sid, why in sorted(s["reasons"].items()):
+                console.print(f"    {sid}: {why[:300]}", markup=False)

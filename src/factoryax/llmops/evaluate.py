@@ -307,6 +307,7 @@ class EvalReport:
             "p50_s": round(self.latency(50, split), 4),
             "p95_s": round(self.latency(95, split), 4),
             "failed": sorted({o.id for o in sel if not o.passed}),
+            "reasons": {o.id: o.reason for o in sel if not o.passed},
         }
 
 
