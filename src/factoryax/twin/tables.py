@@ -69,9 +69,20 @@ def _conform(name: str, columns: dict[str, pa.Array | list[object]]) -> pa.Table
 def readings_table(
     site: str, start_us: int, per_asset: Sequence[tuple[str, str, list[Series]]]
 ) -> pa.Table:
-    """One row per sample: site, ts, line, asset, signal, value, quality ('good')."""
-    lines, assets, signals = [], [], []
-    li, ai, si, times, values = [], [], [], [], []
+    """One row per sample: site, ts, line, asset, signal, value, quality ('good').
+
+    The columns are allocated once at their final length and filled series by series:
+    concatenating per-series pieces held them and the result at once, which raised
+    the peak of simulating the demo's 8.5 days at 1 Hz by 0.18 GB.
+    """
+    n_rows = sum(len(s.t) for _, _, series in per_asset for s in series)
+    ts = np.empty(n_rows, dtype=np.int64)
+    value = np.empty(n_rows, dtype=np.float64)
+    li, ai, si = (np.empty(n_rows, dtype=np.int32) for _ in range(3))
+    lines: list[str] = []
+    assets: list[str] = []
+    signals: list[str] = []
+    at = 0
     for line, asset, series in per_asset:
         if line not in lines:
             lines.append(line)
@@ -79,27 +90,26 @@ def readings_table(
         for s in series:
             if s.signal not in signals:
                 signals.append(s.signal)
-            n = len(s.t)
-            li.append(np.full(n, lines.index(line), dtype=np.int32))
-            ai.append(np.full(n, len(assets) - 1, dtype=np.int32))
-            si.append(np.full(n, signals.index(s.signal), dtype=np.int32))
-            times.append(micros(start_us, s.t))
-            values.append(s.value)
-    n_rows = int(sum(len(v) for v in values))
+            rows = slice(at, at + len(s.t))
+            li[rows] = lines.index(line)
+            ai[rows] = len(assets) - 1
+            si[rows] = signals.index(s.signal)
+            ts[rows] = micros(start_us, s.t)
+            value[rows] = s.value
+            at = rows.stop
 
-    def cat(parts: list[npt.NDArray[np.int32]], names: list[str]) -> pa.Array:
-        idx = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+    def cat(idx: npt.NDArray[np.int32], names: list[str]) -> pa.Array:
         return pa.DictionaryArray.from_arrays(pa.array(idx), pa.array(names, type=pa.string()))
 
     return _conform(
         "readings",
         {
             "site": _repeat(site, n_rows),
-            "ts": _ts(np.concatenate(times) if times else np.zeros(0, dtype=np.int64)),
+            "ts": _ts(ts),
             "line": cat(li, lines),
             "asset": cat(ai, assets),
             "signal": cat(si, signals),
-            "value": pa.array(np.concatenate(values) if values else np.zeros(0)),
+            "value": pa.array(value),
             "quality": _repeat("good", n_rows),
         },
     )
