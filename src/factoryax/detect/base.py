@@ -31,7 +31,6 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 import numpy.typing as npt
-from scipy.signal import lfilter  # type: ignore[import-untyped]  # scipy ships no stubs
 
 from factoryax.detect.errors import DetectConfigError, ModelFileError, NotFittedError
 
@@ -269,6 +268,10 @@ class Detector(ABC):
         scale = np.where(active, self._moments.std, 1.0)
         Z = np.where(active, (M - mean) / scale, 0.0)
         if self.smoothing < 1.0 and n:
+            # imported here: scipy.signal takes ~0.8 s to import, which every CLI command
+            # that merely imports factoryax.detect would otherwise pay
+            from scipy.signal import lfilter  # type: ignore[import-untyped]  # no stubs
+
             a = self.smoothing
             prev = stream.ewma if stream.ewma is not None else np.zeros(Z.shape[1])
             Z, zf = lfilter([a], [1.0, a - 1.0], Z, axis=0, zi=((1.0 - a) * prev)[None, :])
