@@ -24,6 +24,7 @@ from factoryax.agent.approval import ApprovalStore, PendingAction
 from factoryax.agent.nlu import (
     IntentModel,
     concept_intent,
+    decisive_intent,
     detect_lang,
     fill_slots,
     without_quotes,
@@ -244,6 +245,7 @@ class OfflinePlanner:
         if confidence < self.min_confidence:
             # An unsure classifier defers to the gazetteer when it names one concept.
             intent = concept_intent(request) or "unsupported"
+        intent = decisive_intent(request, intent)
         plant = ctx.workspace.plant
         lots = _lots(ctx.workspace)
         slots = fill_slots(question, plant, ctx.today, lots)
@@ -400,7 +402,7 @@ class Agent:
             answer="",
             lang=lang,
             intent=outcome.intent,
-            citations=[e.id for e in ev],
+            citations=[e.id for e in ev if e.error is None],
             trace_id=None,
             planner=self.planner.name if outcome.fallback is None else "offline",
             tool_calls=list(session.calls),

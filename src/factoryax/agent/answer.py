@@ -188,7 +188,9 @@ def _one(e: Evidence, lang: str) -> str:
     o = e.output or {}
     cite = f" [{e.id}]"
     if e.error is not None:
-        return (f"답할 수 없음: {e.error}" if ko else f"cannot answer: missing {e.error}") + cite
+        # A failed call supports no figure, so it is stated, not cited.
+        what = e.error if e.error.startswith("missing") else f"missing {e.error}"
+        return f"답할 수 없음: {e.error}" if ko else f"cannot answer: {what}"
     t = e.tool
     if t == "get_kpis":
         if ko:

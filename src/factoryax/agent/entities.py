@@ -292,6 +292,13 @@ def _is_noun(word: str) -> bool:
     return all(tok.tag.startswith(("NN", "SL", "XSN")) for tok in kiwi().tokenize(word))
 
 
+def _is_noun_in(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` is nouns only as analysed in its sentence: alone,
+    ``보인`` reads as a noun; after ``이상 징후`` it is the verb 보이다 (showed)."""
+    toks = [tok for tok in kiwi().tokenize(text) if start <= tok.start < end]
+    return all(tok.tag.startswith(("NN", "SL", "XSN")) for tok in toks)
+
+
 _NOT_A_NAME = {
     # English determiners and adjectives that come before "machine" without naming one
     "the", "this", "that", "which", "what", "each", "every", "all", "any", "our", "my",
@@ -312,7 +319,9 @@ def _unknown_modifier(t: str, known: set[str]) -> str | None:
     for rx in (_EN_HEAD, _KO_HEAD):
         for m in rx.finditer(t):
             word = m[1]
-            if word in _NOT_A_NAME or (rx is _KO_HEAD and not _is_noun(word)):
+            if word in _NOT_A_NAME or (
+                rx is _KO_HEAD and not (_is_noun(word) and _is_noun_in(t, m.start(1), m.end(1)))
+            ):
                 continue
             if mentioned_tokens(word) & known or _canonical(word) in known:
                 continue
@@ -361,9 +370,13 @@ def _one_edit(a: str, b: str) -> bool:
     return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
 
 
+_LOT_REF = re.compile(r"(?:lot|로트|롯트)\s*(?:no\.?|number|번호)?\s*#?\s*\d+")
+
+
 def _numbers_named(t: str, words: set[str]) -> list[int]:
     """Unit numbers: next to an asset word (``press 2``) or marked (``2호기``, ``#2``)."""
     marked = r"(\d{1,2})\s*호기|#\s*(\d{1,2})(?!\d)|\b(?:no\.|unit)\s*(\d{1,2})\b"
+    t = _LOT_REF.sub(" ", t)  # "lot #4", "lot no. 5" are lots, not units
     out = [int(m[1] or m[2] or m[3]) for m in re.finditer(marked, t)]
     spelled = [w for w, c in _canon().items() if c in words] + sorted(words)
     for w in spelled:

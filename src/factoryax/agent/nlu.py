@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from factoryax.agent import quantities
 from factoryax.agent.entities import kiwi, resolve_assets, resolve_signals
 from factoryax.core import PlantModel
 
@@ -26,6 +27,7 @@ __all__ = [
     "Slots",
     "concept_intent",
     "concepts",
+    "decisive_intent",
     "detect_lang",
     "fill_slots",
     "morphemes",
@@ -60,6 +62,8 @@ _CONCEPTS: dict[str, tuple[str, ...]] = {
         "이상 점수",
         "이상 탐지",
         "이상 감지",
+        "이상감지",
+        "이상탐지",
         "이상징후",
         "이상 신호",
         "이상신호",
@@ -70,6 +74,8 @@ _CONCEPTS: dict[str, tuple[str, ...]] = {
         "weird",
         "odd ",
         "outlier",
+        "flagged",
+        "detector",
     ),
     "@stop": (
         "멈",
@@ -79,6 +85,8 @@ _CONCEPTS: dict[str, tuple[str, ...]] = {
         "손실",
         "loss",
         "비가동",
+        "다운타임",
+        "다운 타임",
         "미가동",
         "대기",
         "섰",
@@ -121,6 +129,38 @@ _CONCEPTS: dict[str, tuple[str, ...]] = {
         "시그마",
         "규칙 위반",
         "룰 위반",
+        "statistical control",
+        "statistically",
+        "in control",
+        "under control",
+        "관리상태",
+        "관리 상태",
+        "stable process",
+        "process stable",
+        "안정적",
+        "통계적",
+        "special cause",
+        "special-cause",
+        "assignable cause",
+        "common cause",
+        "variation",
+        "변동",
+    ),
+    "@rul": (
+        "remaining useful life",
+        "useful life",
+        "잔여수명",
+        "잔여 수명",
+        "남은 수명",
+        "break down next",
+        "fail next",
+        "고장날",
+        "고장 날",
+        "고장 임박",
+        "고장임박",
+        "maintenance first",
+        "정비 우선",
+        "먼저 정비",
     ),
     "@capability": (
         "cpk",
@@ -189,12 +229,32 @@ _CONCEPTS: dict[str, tuple[str, ...]] = {
         "changed to",
         "went up to",
         "dropped to",
+        "improved",
+        "improve the",
+        "faster",
+        "speed up",
+        "빨라지면",
+        "빠르게 하면",
+        "개선하면",
+        "개선되면",
+        "좋아지면",
+        "향상되면",
+        "향상시키면",
+        "would happen",
+        "어떻게 될",
     ),
     "@customer": ("고객", "customer", "문의", "inquiry", "회신", "reply", "답장", "답변"),
     "@8d": ("8d", "클레임", "complaint"),
     "@kpi": (
         "oee",
         "가동률",
+        "가동율",
+        "불량율",
+        "fpy",
+        "first pass",
+        "first-pass",
+        "직행률",
+        "직행율",
         "availability",
         "불량률",
         "defect rate",
@@ -274,6 +334,7 @@ _CONCEPT_INTENT = {
     "@offtopic": "unsupported",
     "@issue": "issue",
     "@ack": "ack",
+    "@rul": "rul",
 }
 _CONCEPT_PAIRS = {
     ("@cert", "@issue"): "issue",
@@ -300,6 +361,94 @@ def concept_intent(text: str) -> str | None:
     intents = {t[1:] if t.startswith("=") else _CONCEPT_INTENT.get(t) for t in tags}
     intents.discard(None)
     return intents.pop() if len(intents) == 1 else None
+
+
+_DECISIVE: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "rul",
+        re.compile(
+            r"(?<![a-z])rul(?![a-z])|remaining (?:useful )?life|useful life|life left"
+            r"|잔여\s*수명|남은\s*수명|수명\s*예측"
+            r"|breaks?\s*down next|fails? next|next to (?:fail|break)"
+            r"|(?:about|likely|going) to (?:fail|break)|closest to (?:failure|breaking)"
+            r"|다음(?:에|으로|번에)?\s*고장|고장\s*(?:날|나기|임박|직전)|곧\s*고장"
+            r"|maintenance first|(?:service|maintain|fix)\w*\s+first|정비\s*우선|먼저\s*정비"
+        ),
+    ),
+    (
+        "anomaly",
+        re.compile(
+            r"이상\s*(?:감지|탐지|징후|신호)|anomaly detection|flag(?:ged)? by"
+            r"|\b(?:model|detector|ai|ml)\s+(?:\w+\s+)?flag"
+            r"|model flagged|(?:ai|모델|인공지능)(?:가|이)?\s*(?:\S+\s*){0,2}(?:잡|감지|탐지)"
+        ),
+    ),
+    (
+        "spc",
+        re.compile(
+            r"statistical(?:ly)?\s*(?:process\s*)?control|\bin\s+(?:statistical\s+)?control\b"
+            r"|under control|special[- ]cause|assignable cause|stable process"
+            r"|관리\s*상태|통계적\s*(?:으로)?\s*관리"
+            r"|process (?:is |was )?stable|안정적|안정된\s*공정|공정\s*(?:이\s*)?안정"
+        ),
+    ),
+)
+"""Phrases that name one analysis outright ("remaining useful life", 이상감지, "in
+statistical control"): they decide the intent over the classifier, which has seen too
+few of them to weigh them above the words around them ("break down" → downtime)."""
+
+_KEEPS_INTENT = frozenset(
+    {"issue", "certificate", "ack", "ledger", "inquiry", "eightd", "promote", "capability"}
+)
+"""Intents a decisive phrase does not override: lot documents, actions, and capability
+(which shares SPC's vocabulary)."""
+
+_EXPLICIT_WHATIF = re.compile(r"what[- ]if|simulat|시뮬레이|면\s*(?:어떻게|몇|얼마)")
+_CONDITIONAL = re.compile(
+    r"\bif\b|what[- ]if|simulat|시뮬|\btwin\b|트윈|suppose|assum|가정"
+    r"|[\uac00-\ud7a3]면(?![\uac00-\ud7a3])"
+    r"|\b(?:lower|reduce|cut|increase|raise|shorten|extend|boost|bring|set|change)\b"
+    r"|줄이|늘리|단축|올리|낮추|바꾸|바꿔"
+)
+"""A conditional, a simulation word or a change verb: with a what-if parameter and a
+number, a what-if."""
+
+
+def _is_whatif(t: str) -> bool:
+    """A what-if parameter (MTBF, MTTR, …), a number and a conditional: "if press MTBF went
+    from 40 h to 55 h", "평균 수리시간 20분이면", "MTBF at 75 hours — run the twin"."""
+    return bool(
+        quantities.parameter(t) and re.search(r"\d", _strip_ids(t)) and _CONDITIONAL.search(t)
+    )
+
+
+def decisive_intent(text: str, intent: str) -> str:
+    """``intent``, or the analysis a decisive phrase of ``text`` names.
+
+    Examples:
+        >>> decisive_intent("which machine will break down next?", "downtime")
+        'rul'
+        >>> decisive_intent("이상감지에 걸린 설비", "kpi")
+        'anomaly'
+        >>> decisive_intent("L0002 성적서", "certificate")
+        'certificate'
+        >>> decisive_intent("if press MTBF went from 40 h to 55 h, parts in 8 hours?", "kpi")
+        'whatif'
+
+    """
+    t = " ".join(text.lower().split())
+    if intent == "issue" and "@issue" not in concepts(t):
+        return "certificate"  # no issue verb ("CoA draft for lot 1"): a draft, not an issue
+    if intent in _KEEPS_INTENT:
+        return intent
+    if intent != "whatif" and _is_whatif(t):
+        return "whatif"
+    if intent == "whatif" and _EXPLICIT_WHATIF.search(t):
+        return intent
+    named = [name for name, pat in _DECISIVE if pat.search(t)]
+    if not named or intent in named:
+        return intent
+    return named[0]
 
 
 def morphemes(text: str) -> list[str]:
@@ -385,19 +534,15 @@ class Slots:
     latest: bool = False
     parameter: str | None = None
     value: float | None = None
+    hours: float | None = None
+    """The what-if run length ("over a 12 hour run", "하루 종일" → 24)."""
+    top: int | None = None
+    """How many items a ranking asks for ("top 3", "상위 5개", "the three biggest")."""
     unknown: list[str] = field(default_factory=list)
     unknown_signal: str | None = None
     """A measured quantity the question names that the (resolved) asset does not have."""
     read_only: bool = False
     """The user declined any state change ("draft only", "발행은 하지마")."""
-
-
-_PARAMS = {
-    "mtbf_h": ("mtbf", "고장 간격", "고장간격"),
-    "mttr_min": ("mttr", "수리 시간", "수리시간"),
-    "performance": ("performance", "성능", "속도"),
-    "changeover_min": ("changeover", "기종 변경", "기종변경", "교체 시간"),
-}
 
 
 def _has(text: str, words: Iterable[str]) -> bool:
@@ -598,43 +743,43 @@ def fill_slots(text: str, plant: PlantModel, today: dt.date, lots: Sequence[str]
         slots.asset, slots.signal = sig.candidates[0]
     # lots
     lm = re.search(
-        r"(line-\d+-\d{6}t\d{4}-l\d{4})|\bl-?(\d{3,4})\b|(?:lot|로트|롯트)\s*(?:no\.?\s*)?#?(\d{1,4})(?!\d)|(\d{1,4})\s*번\s*(?:lot|로트|롯트)",
+        r"(line-\d+-\d{6}t\d{4}-l\d{4})|\bl-?(\d{1,4})\b|(?:lot|로트|롯트)\s*(?:no\.?\s*|number\s*|번호\s*)?#?(\d{1,4})(?!\d)|(\d{1,4})\s*번\s*(?:lot|로트|롯트)",
         t,
     )
-    if lm:
-        if lm[1]:
+    ordinal = None if lm else quantities.lot_ordinal(t)
+    if lm or ordinal:
+        if lm and lm[1]:
             ref = lm[1]
             matches = [lot for lot in lots if lot.lower() == ref]
         else:
-            num = int(lm[2] or lm[3] or lm[4])
+            num = int(lm[2] or lm[3] or lm[4]) if lm else (ordinal or 0)
             ref = f"L{num:04d}"
             matches = [lot for lot in lots if lot.upper().endswith("-" + ref)]
-        slots.lot_ref = ref.upper() if not lm[1] else ref
+        slots.lot_ref = ref if lm and lm[1] else ref.upper()
         if len(matches) == 1:
             slots.lot = matches[0]
         else:
             shown = ", ".join(sorted(lot.rsplit("-", 1)[-1] for lot in lots)) or "none"
-            slots.unknown.append(f"lot {slots.lot_ref} (known lots: {shown})")
+            slots.unknown.append(f"unknown lot {slots.lot_ref} (known lots: {shown})")
     # events, what-if
     if ev := re.search(r"\b((?:twin|safety|ack|spc)-[a-z0-9_.-]+)", t):
         slots.event_id = ev[1]
     slots.latest = _has(
         t, ("latest", "newest", "last alarm", "most recent", "최근", "최신", "마지막", "방금")
     )
-    for param, words in _PARAMS.items():
-        if _has(t, words):
-            slots.parameter = param
-            break
-    if slots.parameter and (
-        amount := re.search(r"(\d+(?:\.\d+)?)\s*(%|시간|h\b|hours?|분|min)?", _strip_ids(t))
-    ):
-        value = float(amount[1])
-        if amount[2] == "%":
-            value /= 100
-        slots.value = value
+    slots.top = quantities.count(_strip_ids(t))
+    slots.hours, rest = quantities.run_hours(_strip_ids(t))
+    slots.parameter = quantities.parameter(t)
+    if slots.parameter:
+        slots.value = quantities.target_value(rest, slots.parameter)
     return slots
 
 
 def _strip_ids(t: str) -> str:
-    t = re.sub(r"[a-z]+-\d{2}", " ", t)
+    t = re.sub(r"[a-z]+-\d{2}|line-\d+-\d{6}t\d{4}-l\d{4}|\bl-?\d{1,4}\b", " ", t)
+    t = re.sub(
+        r"(?:lot|로트|롯트)\s*(?:no\.?|number|번호)?\s*#?\d+|\d+\s*번\s*(?:lot|로트|롯트)|\d+\s*호기|#\s*\d+",
+        " ",
+        t,
+    )
     return re.sub(r"\d{4}-\d{2}-\d{2}|\d+\s*월\s*\d+\s*일|line[\s-]?\d+|\d+\s*라인", " ", t)

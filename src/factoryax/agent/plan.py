@@ -12,7 +12,14 @@ from typing import Any
 
 from factoryax.agent.nlu import Slots
 
-__all__ = ["INTENT_TOOLS", "Plan", "ToolCall", "template_plan"]
+__all__ = [
+    "INTENT_TOOLS",
+    "MAX_RUN_HOURS",
+    "WHATIF_PARAMETERS",
+    "Plan",
+    "ToolCall",
+    "template_plan",
+]
 
 
 @dataclass(frozen=True)
@@ -59,10 +66,17 @@ _CLARIFY = {
     "lot": ("어느 로트인가요? (예: L0003)", "Which lot? (e.g. L0003)"),
     "alarm": ("어느 알람을 확인(ack)할까요?", "Which alarm should be acknowledged?"),
     "whatif": (
-        "어느 설비의 어떤 값을 바꿔 볼까요? (예: 프레스 MTBF 60시간)",
-        "Which asset and parameter should change? (e.g. press MTBF 60 h)",
+        "어느 설비의 어떤 값을 얼마로 바꿔 볼까요? 바꿀 수 있는 값: MTBF(시간), MTTR(분), "
+        "성능(%), 기종 변경 시간(분) (예: 프레스 MTTR 30분)",
+        "Which asset, parameter and value should change? I can vary MTBF (h), MTTR (min), "
+        "performance (%) or changeover time (min) (e.g. press MTTR 30 min)",
     ),
 }
+
+WHATIF_PARAMETERS = ["mtbf_h", "mttr_min", "performance", "changeover_min"]
+"""The parameters ``twin_what_if`` can vary (its schema's names)."""
+MAX_RUN_HOURS = 24.0
+"""The longest what-if run ``twin_what_if`` accepts."""
 
 
 def _ask(plan: Plan, what: str, lang: str, options: list[str]) -> Plan:
@@ -117,6 +131,8 @@ def template_plan(
         args: dict[str, Any] = {"period": period}
         if slots.asset:
             args["asset"] = slots.asset
+        if intent == "downtime" and slots.top is not None:
+            args["top"] = min(slots.top, 20)
         plan.calls.append(ToolCall(tool, args))
     elif intent in ("anomaly", "alarms"):
         args = {"period": period}
@@ -157,14 +173,23 @@ def template_plan(
         plan.calls.append(ToolCall(tool, {}))
     elif intent == "whatif":
         if slots.asset is None or slots.parameter is None or slots.value is None:
-            return _ask(plan, "whatif", lang, all_assets)
-        plan.calls.append(
-            ToolCall(
-                tool, {"asset": slots.asset, "parameter": slots.parameter, "value": slots.value}
+            # A vague what-if ("improve the press a bit") gets asked, never a default run.
+            options = WHATIF_PARAMETERS if slots.asset else all_assets
+            return _ask(plan, "whatif", lang, options)
+        if slots.hours is not None and not 0 < slots.hours <= MAX_RUN_HOURS:
+            plan.missing.append(
+                f"a run of {slots.hours:g} h — the twin simulates at most {MAX_RUN_HOURS:g} h"
             )
-        )
+            return plan
+        args = {"asset": slots.asset, "parameter": slots.parameter, "value": slots.value}
+        if slots.hours is not None:
+            args["hours"] = slots.hours
+        plan.calls.append(ToolCall(tool, args))
     elif intent == "rul":
-        plan.calls.append(ToolCall(tool, {}))
+        args = {"top": min(slots.top, 50)} if slots.top is not None else {}
+        if slots.asset:
+            args["asset"] = slots.asset
+        plan.calls.append(ToolCall(tool, args))
     else:
         plan.missing.append("a tool for this question")
     return plan
