@@ -62,3 +62,14 @@ def test_second_heldout_split_is_paired_and_disjoint_from_the_shipped_suite() ->
     assert {"tool_call", "abstain", "clarify"} <= {s.scoring for s in held}
     shipped = {_norm(s.text) for s in load_suite(default_suite())}
     assert not shipped & {_norm(s.text) for s in held}
+
+
+def test_third_heldout_split_is_paired_and_disjoint_from_the_earlier_ones() -> None:
+    """plant_v1_heldout3: 48 ko/en pairs as measured, no sentence in common with the
+    shipped suite or the second held-out split."""
+    folder = default_suite().parent
+    held = load_suite(folder / "plant_v1_heldout3.jsonl")
+    assert len(held) == 96 and {s.split for s in held} == {"heldout3"}
+    assert set(Counter(s.id.rsplit("-", 1)[0] for s in held).values()) == {2}
+    earlier = load_suite(default_suite()) + load_suite(folder / "plant_v1_heldout2.jsonl")
+    assert not {_norm(s.text) for s in earlier} & {_norm(s.text) for s in held}

@@ -36,7 +36,7 @@ def run(
         Path,
         typer.Argument(
             help="Suite JSONL, or a shipped suite by name: `default` (dev/test/heldout) "
-            "or `plant_v1_heldout2` (a second blind held-out split)."
+            "or `plant_v1_heldout2` / `plant_v1_heldout3` (later blind held-out splits)."
         ),
     ],
     workspace: WorkspaceOpt = None,
