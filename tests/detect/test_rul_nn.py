@@ -118,12 +118,13 @@ def test_delta_model_uses_each_units_own_baseline(tmp_path: Path) -> None:
 
 
 def test_blend_is_the_mean_of_its_parts_and_round_trips(tmp_path: Path) -> None:
-    """``rul-blend`` predicts the mean of a separately trained delta and mlp model with the
-    same settings, its band is the outer of theirs, and it survives the registry."""
+    """A one-seed, uncalibrated ``rul-blend`` predicts the mean of a separately trained
+    delta and mlp model with the same settings, its band is the outer of theirs, and it
+    survives the registry."""
     hist, ruls, _ = _fleet(10, 4)
     d = {"clip": 50.0, "max_iter": 30, "max_leaf_nodes": 8}
     m = {"clip": 50.0, "members": 2, "max_epochs": 10}
-    blend = RulBlendModel(delta=d, mlp=m).fit(hist, ruls)
+    blend = RulBlendModel(delta=d, mlp=m, seeds=1, coverage=None).fit(hist, ruls)
     p1, lo1, hi1 = RulDeltaModel(**d).fit(hist, ruls).predict_rows(_probe(0.1))  # type: ignore[arg-type]
     p2, lo2, hi2 = RulMlpModel(**m).fit(hist, ruls).predict_rows(_probe(0.1))  # type: ignore[arg-type]
     p, lo, hi = blend.predict_rows(_probe(0.1))

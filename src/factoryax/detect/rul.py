@@ -88,6 +88,9 @@ class RulModel:
         band: lower and upper quantile of the uncertainty band.
         max_iter, learning_rate, max_leaf_nodes: of the boosted trees.
         seed: randomness of the trees.
+        quantiles: fit the two quantile models of the band. ``False`` skips them (two of
+            the three tree fits) and ``low``/``high`` equal the estimate: for a caller
+            that calibrates its own band, such as :class:`~factoryax.detect.RulBlendModel`.
     """
 
     kind = "rul-gbt"
@@ -102,6 +105,7 @@ class RulModel:
         learning_rate: float = 0.05,
         max_leaf_nodes: int = 31,
         seed: int | None = 0,
+        quantiles: bool = True,
     ) -> None:
         if window < 2 or clip <= 0 or not (0.0 < band[0] < band[1] < 1.0):
             raise DetectConfigError(
@@ -115,6 +119,7 @@ class RulModel:
         self.learning_rate = learning_rate
         self.max_leaf_nodes = max_leaf_nodes
         self.seed = seed
+        self.quantiles = quantiles
         self.signals_: tuple[str, ...] | None = None
         self._mean: Floats | None = None
         self._std: Floats | None = None
@@ -130,6 +135,7 @@ class RulModel:
             "learning_rate": self.learning_rate,
             "max_leaf_nodes": self.max_leaf_nodes,
             "seed": self.seed,
+            "quantiles": self.quantiles,
         }
 
     def clone(self) -> RulModel:
@@ -203,6 +209,8 @@ class RulModel:
             "random_state": self.seed,
         }
         self._forests = {"point": export_hgb(HistGradientBoostingRegressor(**kw).fit(X, y))}
+        if not self.quantiles:
+            return self
         for tag, q in zip(("low", "high"), self.band, strict=True):
             model = HistGradientBoostingRegressor(loss="quantile", quantile=q, **kw).fit(X, y)
             self._forests[tag] = export_hgb(model)
@@ -214,6 +222,8 @@ class RulModel:
             raise NotFittedError("RulModel is not fitted; call fit(histories, ruls) first")
         X = self.features(history)
         point = np.clip(self._forests["point"].raw(X), 0.0, self.clip)
+        if "low" not in self._forests:
+            return point, point.copy(), point.copy()
         low = np.clip(self._forests["low"].raw(X), 0.0, self.clip)
         high = np.clip(self._forests["high"].raw(X), 0.0, self.clip)
         return point, np.minimum(low, point), np.maximum(high, point)
@@ -240,7 +250,7 @@ class RulModel:
         return meta, arrays
 
     @classmethod
-    def from_state(cls, meta: Mapping[str, Any], arrays: Mapping[str, Floats]) -> RulModel:
+    def from_state(cls, meta: Mapping[str, Any], arrays: Mapping[str, Floats]) -> Self:
         """Rebuilds from :meth:`to_state`."""
         try:
             p = dict(meta["params"])
@@ -248,9 +258,8 @@ class RulModel:
             model = cls(**p)
             model.signals_ = tuple(meta["signals"])
             model._mean, model._std = arrays["mean"], arrays["std"]
-            model._forests = {
-                t: Forest.from_arrays(dict(arrays), f"{t}_") for t in ("point", "low", "high")
-            }
+            tags = ("point", "low", "high") if model.quantiles else ("point",)
+            model._forests = {t: Forest.from_arrays(dict(arrays), f"{t}_") for t in tags}
         except (KeyError, TypeError) as exc:
             raise ModelFileError(f"RulModel state is malformed ({exc!s}); re-train") from None
         return model

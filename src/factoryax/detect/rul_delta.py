@@ -75,7 +75,7 @@ class RulDeltaModel(RulModel):
         baseline: steps at the start of each history that define its own baseline.
         alpha: weight of the exponentially smoothed level.
         long_window: steps of the long mean and slope.
-        window, clip, band, max_iter, learning_rate, max_leaf_nodes, seed: as
+        window, clip, band, max_iter, learning_rate, max_leaf_nodes, seed, quantiles: as
             :class:`~factoryax.detect.RulModel` (``clip`` defaults to 130 here).
     """
 
@@ -94,6 +94,7 @@ class RulDeltaModel(RulModel):
         learning_rate: float = 0.05,
         max_leaf_nodes: int = 31,
         seed: int | None = 0,
+        quantiles: bool = True,
     ) -> None:
         if baseline < 1 or not (0.0 < alpha <= 1.0) or long_window < 2:
             raise DetectConfigError(
@@ -108,6 +109,7 @@ class RulDeltaModel(RulModel):
             learning_rate=learning_rate,
             max_leaf_nodes=max_leaf_nodes,
             seed=seed,
+            quantiles=quantiles,
         )
         self.baseline = baseline
         self.alpha = alpha

@@ -12,8 +12,10 @@ held-out histories' steps (true RUL up to 1.15 x ``clip``), so model choice neve
 anyone's test data. The estimate is the members' mean; ``low``/``high`` are the
 members' minimum and maximum, a spread, not a calibrated interval.
 
-:class:`RulBlendModel` (kind ``rul-blend``) averages a ``rul-gbt-delta`` and a ``rul-mlp``
-model; it is the best C-MAPSS figure here (``benchmarks/detect_cmapss.py``).
+:class:`RulBlendModel` (kind ``rul-blend``) averages ``rul-gbt-delta`` and ``rul-mlp``
+models, optionally over several seeds of each (``seeds``) and with a band calibrated on
+out-of-fold residuals (``coverage``, :mod:`factoryax.detect.rul_band`); it is the best
+C-MAPSS figure here (``benchmarks/detect_cmapss.py``).
 
 The weights are exported as float64 arrays and inference is plain NumPy: a stored model
 needs no torch and loading one never unpickles anything.
@@ -41,7 +43,8 @@ import numpy.typing as npt
 from factoryax.detect.base import Columns, as_columns
 from factoryax.detect.errors import DetectConfigError, ModelFileError, NotFittedError
 from factoryax.detect.rul import RulModel
-from factoryax.detect.rul_delta import _baseline, _ewma
+from factoryax.detect.rul_band import ResidualBand
+from factoryax.detect.rul_delta import RulDeltaModel, _baseline, _ewma
 
 __all__ = ["RulBlendModel", "RulMlpModel"]
 
@@ -283,63 +286,177 @@ class RulMlpModel(RulModel):
 
 
 class RulBlendModel(RulModel):
-    """The mean of a :class:`~factoryax.detect.RulDeltaModel` and a :class:`RulMlpModel`.
+    """The mean of :class:`~factoryax.detect.RulDeltaModel` and :class:`RulMlpModel` parts,
+    over ``seeds`` seeds of each, with an optional calibrated band.
 
     Equal weights, fixed in advance (on C-MAPSS FD001 training engines, out of fold, the
-    blend beat both parts). ``low``/``high`` are the outer of the two parts' bands.
+    blend beat both parts). Part ``k`` of each kind uses the part's seed plus ``k``;
+    averaging seeds removes most of the run-to-run variance of one seed.
+
+    With ``coverage`` set, :meth:`fit` also trains one seed of the blend ``calib_folds``
+    times, each time on all histories but one fold, and learns a
+    :class:`~factoryax.detect.rul_band.ResidualBand` from the residuals on the held-out
+    histories (steps whose true RUL is at most ``calib_max`` x ``clip``: beyond the cap the
+    RUL is not observable and such a step would only say "more than the cap"). ``low`` and
+    ``high`` are then that band. Without ``coverage`` they are the outer of the parts'
+    bands (too narrow to be read as an interval).
+
+    The defaults (3 seeds, an 80 % band, 5 calibration folds of 5 bins) were chosen on
+    C-MAPSS FD001 training engines, 5-fold by engine; they train 3 + 5 x 0.8 one-seed
+    blends, so need at least ``calib_folds`` histories (or ``coverage=None``).
 
     Args:
-        delta: parameters of the tree part (``RulDeltaModel`` keywords).
-        mlp: parameters of the perceptron part (``RulMlpModel`` keywords).
+        delta: parameters of the tree parts (``RulDeltaModel`` keywords).
+        mlp: parameters of the perceptron parts (``RulMlpModel`` keywords).
+        seeds: parts of each kind, seeds ``seed``, ``seed + 1``, ...
+        coverage: nominal share of true RULs inside the band, or ``None``.
+        calib_folds: folds of the histories for the band's out-of-fold residuals.
+        calib_bins: equal-count bins of the estimate, each with its own offsets.
+        calib_max: steps with true RUL above ``calib_max`` x ``clip`` are not calibrated on.
     """
 
     kind = "rul-blend"
 
     def __init__(
-        self, *, delta: Mapping[str, Any] | None = None, mlp: Mapping[str, Any] | None = None
+        self,
+        *,
+        delta: Mapping[str, Any] | None = None,
+        mlp: Mapping[str, Any] | None = None,
+        seeds: int = 3,
+        coverage: float | None = 0.8,
+        calib_folds: int = 5,
+        calib_bins: int = 5,
+        calib_max: float = 1.15,
     ) -> None:
-        from factoryax.detect.rul_delta import RulDeltaModel
-
+        if seeds < 1 or calib_folds < 2 or calib_bins < 1 or calib_max <= 0:
+            raise DetectConfigError(
+                "RulBlendModel: need seeds >= 1, calib_folds >= 2, calib_bins >= 1 and "
+                f"calib_max > 0; got seeds={seeds!r}, calib_folds={calib_folds!r}, "
+                f"calib_bins={calib_bins!r}, calib_max={calib_max!r}"
+            )
+        if coverage is not None and not 0.0 < coverage < 1.0:
+            raise DetectConfigError(
+                f"RulBlendModel: `coverage` must be in (0, 1) or None, got {coverage!r}"
+            )
         d = dict(delta or {})
         if "band" in d:
             d["band"] = tuple(d["band"])
+        # a calibrated band replaces the trees' quantile band: skip fitting it
+        d.setdefault("quantiles", coverage is None)
         self.delta = RulDeltaModel(**d)
         self.mlp = RulMlpModel(**dict(mlp or {}))
+        self.seeds = seeds
+        self.coverage = coverage
+        self.calib_folds = calib_folds
+        self.calib_bins = calib_bins
+        self.calib_max = calib_max
         super().__init__(window=self.mlp.window, clip=max(self.delta.clip, self.mlp.clip))
+        self.deltas_: list[RulDeltaModel] = []
+        self.mlps_: list[RulMlpModel] = []
+        self.band_: ResidualBand | None = None
 
     def params(self) -> dict[str, Any]:
         """Constructor parameters."""
-        return {"delta": self.delta.params(), "mlp": self.mlp.params()}
+        return {
+            "delta": self.delta.params(),
+            "mlp": self.mlp.params(),
+            "seeds": self.seeds,
+            "coverage": self.coverage,
+            "calib_folds": self.calib_folds,
+            "calib_bins": self.calib_bins,
+            "calib_max": self.calib_max,
+        }
 
     def clone(self) -> RulBlendModel:
         """An unfitted model with the same parameters."""
         return RulBlendModel(**self.params())
 
+    def _parts(self, k: int) -> tuple[RulDeltaModel, RulMlpModel]:
+        """Unfitted parts of seed offset ``k``."""
+
+        def shift(seed: int | None) -> int | None:
+            return None if seed is None else seed + k
+
+        d = self.delta.params()
+        d["band"] = tuple(d["band"])
+        d["seed"] = shift(self.delta.seed)
+        return RulDeltaModel(**d), RulMlpModel(
+            **{**self.mlp.params(), "seed": shift(self.mlp.seed)}
+        )
+
     def fit(self, histories: Sequence[Columns], ruls: Sequence[npt.ArrayLike]) -> Self:
-        """Fits both parts on the same histories."""
-        self.delta.fit(histories, ruls)
-        self.mlp.fit(histories, ruls)
-        self.signals_ = self.delta.signals_
+        """Fits ``seeds`` parts of each kind on all histories, then the band if asked."""
+        if self.coverage is not None and len(histories) < self.calib_folds:
+            raise DetectConfigError(
+                f"RulBlendModel.fit: {len(histories)} histories for calib_folds="
+                f"{self.calib_folds}; pass more histories, fewer folds or coverage=None"
+            )
+        parts = [self._parts(k) for k in range(self.seeds)]
+        self.deltas_ = [d.fit(histories, ruls) for d, _ in parts]
+        self.mlps_ = [m.fit(histories, ruls) for _, m in parts]
+        self.signals_ = self.deltas_[0].signals_
+        self.band_ = None
+        if self.coverage is not None:
+            pred, truth = self._out_of_fold(histories, ruls)
+            keep = truth <= self.calib_max * self.clip
+            self.band_ = ResidualBand.fit(
+                pred[keep], truth[keep], coverage=self.coverage, bins=self.calib_bins
+            )
         return self
 
+    def _out_of_fold(
+        self, histories: Sequence[Columns], ruls: Sequence[npt.ArrayLike]
+    ) -> tuple[Floats, Floats]:
+        """Estimates of one seed's blend at every step of histories it did not train on."""
+        order = np.random.default_rng(self.delta.seed).permutation(len(histories))
+        preds, truths = [], []
+        for fold in np.array_split(order, self.calib_folds):
+            held = set(int(i) for i in fold)
+            train = [i for i in range(len(histories)) if i not in held]
+            d, m = self._parts(0)
+            d.fit([histories[i] for i in train], [ruls[i] for i in train])
+            m.fit([histories[i] for i in train], [ruls[i] for i in train])
+            for i in sorted(held):
+                preds.append(
+                    (d.predict_rows(histories[i])[0] + m.predict_rows(histories[i])[0]) / 2
+                )
+                truths.append(np.asarray(ruls[i], dtype=np.float64))
+        return np.concatenate(preds), np.concatenate(truths)
+
     def features(self, history: Columns) -> Floats:
-        """The tree part's feature rows (the perceptrons build their own windows)."""
-        return self.delta.features(history)
+        """The first tree part's feature rows (the perceptrons build their own windows)."""
+        if not self.deltas_:
+            raise NotFittedError("RulBlendModel is not fitted; call fit(histories, ruls) first")
+        return self.deltas_[0].features(history)
 
     def predict_rows(self, history: Columns) -> tuple[Floats, Floats, Floats]:
-        """Mean of the two parts' RUL; the outer of their bands."""
-        p1, lo1, hi1 = self.delta.predict_rows(history)
-        p2, lo2, hi2 = self.mlp.predict_rows(history)
-        return (p1 + p2) / 2.0, np.minimum(lo1, lo2), np.maximum(hi1, hi2)
+        """Mean of the tree parts' and the perceptron parts' means; the calibrated band,
+        or else the outer of the parts' bands."""
+        if not self.deltas_:
+            raise NotFittedError("RulBlendModel is not fitted; call fit(histories, ruls) first")
+        rows = [p.predict_rows(history) for p in (*self.deltas_, *self.mlps_)]
+        n = len(self.deltas_)
+        point = (
+            np.mean([r[0] for r in rows[:n]], axis=0) + np.mean([r[0] for r in rows[n:]], axis=0)
+        ) / 2.0
+        if self.band_ is not None:
+            low, high = self.band_.apply(point)
+            return point, low, high
+        low = np.min([r[1] for r in rows], axis=0)
+        high = np.max([r[2] for r in rows], axis=0)
+        return point, low, high
 
     def to_state(self) -> tuple[dict[str, Any], dict[str, Floats]]:
         """Metadata and arrays (see :class:`~factoryax.detect.Registry`)."""
-        _, a1 = self.delta.to_state()
-        _, a2 = self.mlp.to_state()
-        arrays = {
-            **{f"delta_{k}": v for k, v in a1.items()},
-            **{f"mlp_{k}": v for k, v in a2.items()},
-        }
+        if not self.deltas_:
+            raise NotFittedError("RulBlendModel is not fitted; nothing to store")
+        arrays: dict[str, Floats] = {}
+        for tag, parts in (("delta", self.deltas_), ("mlp", self.mlps_)):
+            for k, part in enumerate(parts):
+                _, a = part.to_state()
+                arrays.update({f"{_prefix(tag, k)}{n}": v for n, v in a.items()})
+        if self.band_ is not None:
+            arrays.update(self.band_.arrays("band_"))
         meta = {
             "kind": self.kind,
             "params": self.params(),
@@ -351,17 +468,36 @@ class RulBlendModel(RulModel):
 
     @classmethod
     def from_state(cls, meta: Mapping[str, Any], arrays: Mapping[str, Floats]) -> RulBlendModel:
-        """Rebuilds from :meth:`to_state`."""
-        from factoryax.detect.rul_delta import RulDeltaModel
-
+        """Rebuilds from :meth:`to_state` (also a one-seed model stored before ``seeds``)."""
         try:
             p = dict(meta["params"])
+            # stored before ``seeds`` existed: one seed, the parts' own bands
+            p.setdefault("seeds", 1)
+            p.setdefault("coverage", None)
             model = cls(**p)
-            for tag, part_cls in (("delta", RulDeltaModel), ("mlp", RulMlpModel)):
-                sub = {k[len(tag) + 1 :]: v for k, v in arrays.items() if k.startswith(f"{tag}_")}
-                part = part_cls.from_state({"params": p[tag], "signals": meta["signals"]}, sub)
-                setattr(model, tag, part)
+            for k in range(model.seeds):
+                delta, mlp = model._parts(k)
+                d_meta, d_arrays = _part_state(meta, arrays, delta, _prefix("delta", k))
+                m_meta, m_arrays = _part_state(meta, arrays, mlp, _prefix("mlp", k))
+                model.deltas_.append(RulDeltaModel.from_state(d_meta, d_arrays))
+                model.mlps_.append(RulMlpModel.from_state(m_meta, m_arrays))
+            if model.coverage is not None:
+                model.band_ = ResidualBand.from_arrays(arrays, "band_")
             model.signals_ = tuple(meta["signals"])
         except (KeyError, TypeError) as exc:
             raise ModelFileError(f"RulBlendModel state is malformed ({exc!s}); re-train") from None
         return model
+
+
+def _prefix(tag: str, k: int) -> str:
+    """Array-name prefix of part ``k`` of a kind (``delta_``, ``delta1_``, ...; the first
+    part keeps the one-seed model's prefix, so older stored blends still load)."""
+    return f"{tag}_" if k == 0 else f"{tag}{k}_"
+
+
+def _part_state(
+    meta: Mapping[str, Any], arrays: Mapping[str, Floats], part: RulModel, prefix: str
+) -> tuple[dict[str, Any], dict[str, Floats]]:
+    """The stored state of one part of a blend: its parameters and its own arrays."""
+    sub = {n[len(prefix) :]: v for n, v in arrays.items() if n.startswith(prefix)}
+    return {"params": part.params(), "signals": meta["signals"]}, sub
