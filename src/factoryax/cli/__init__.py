@@ -1,44 +1,35 @@
-"""The ``factoryax`` command line (Typer + Rich); ``python -m factoryax`` runs the same."""
+"""The ``factoryax`` command line (Typer + Rich); ``python -m factoryax`` runs the same.
+
+`main` (the console script) imports a sub-command's module only when that command runs
+(see `factoryax.cli._lazy`), so ``factoryax status`` starts without FastAPI, scikit-learn or
+matplotlib. ``factoryax.cli.app`` is the whole Typer app with every sub-command mounted; it
+is built, importing everything, on first access.
+"""
 
 from __future__ import annotations
 
-from factoryax.cli.agent import app as agent_app
-from factoryax.cli.agent import ask
-from factoryax.cli.analytics import kpi_app, report, spc_app
-from factoryax.cli.demo import demo
-from factoryax.cli.detect import app as detect_app
-from factoryax.cli.eval import app as eval_app
-from factoryax.cli.jobs import app as jobs_app
-from factoryax.cli.ledger import app as ledger_app
-from factoryax.cli.ledger import verify
-from factoryax.cli.main import app
-from factoryax.cli.optimize import app as optimize_app
-from factoryax.cli.run import app as run_app
-from factoryax.cli.safety import app as safety_app
-from factoryax.cli.serve import serve, token_app
-from factoryax.cli.twin import app as twin_app
+from typing import TYPE_CHECKING
 
-app.command()(demo)
-app.command()(verify)
-app.add_typer(twin_app, name="twin")
-app.add_typer(ledger_app, name="ledger")
-app.command("report")(report)
-app.add_typer(kpi_app, name="kpi")
-app.add_typer(spc_app, name="spc")
-app.add_typer(safety_app, name="safety")
-app.command()(serve)
-app.add_typer(token_app, name="token")
-app.add_typer(optimize_app, name="optimize")
-app.add_typer(detect_app, name="detect")
-app.add_typer(run_app, name="run")
-app.add_typer(jobs_app, name="jobs")
-app.command()(ask)
-app.add_typer(agent_app, name="agent")
-app.add_typer(eval_app, name="eval")
+from factoryax.cli._lazy import mount_all
+from factoryax.cli.main import app as _root
+
+if TYPE_CHECKING:
+    import typer
 
 __all__ = ["app", "main"]
 
+app: typer.Typer  # bound by `__getattr__` on first access
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """Builds ``app`` on first access: the root app with every sub-command mounted."""
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    mount_all(_root)
+    globals()["app"] = _root
+    return _root
+
 
 def main() -> None:
-    """Entry point of the ``factoryax`` console script."""
-    app()
+    """Entry point of the ``factoryax`` console script: sub-commands load when invoked."""
+    _root()

@@ -26,6 +26,7 @@ from rich.progress import (
 from rich.table import Table
 
 from factoryax import __version__
+from factoryax.cli._lazy import LazyGroup
 from factoryax.config import PLANT_FILE, Workspace
 from factoryax.core import FactoryAXError
 from factoryax.ingest import IngestReport, ingest_file
@@ -38,6 +39,7 @@ err_console = Console(stderr=True)
 
 app = typer.Typer(
     name="factoryax",
+    cls=LazyGroup,  # sub-commands of factoryax.cli._lazy.MOUNTS load on first use
     help=(
         "FactoryAX — your plant's data, KPIs, AI and evidence in one folder.\n\n"
         "Start with `factoryax init DIR`, drop files in with `factoryax ingest`, "
