@@ -31,7 +31,6 @@ from factoryax.analytics import (
     RuleSignal,
     attribute_chart,
     capability,
-    default_specs,
     episodes,
     loss_items,
     pareto,
@@ -39,7 +38,6 @@ from factoryax.analytics import (
     signal_chart,
 )
 from factoryax.analytics import compute_kpis as _compute_kpis
-from factoryax.analytics import report as _report
 from factoryax.cli.main import WorkspaceOpt, open_workspace
 from factoryax.core import FactoryAXError
 
@@ -98,6 +96,8 @@ def report(
     """
     ws = open_workspace(workspace)
     try:
+        from factoryax.analytics.report import report as _report  # matplotlib: on use
+
         paths = _report(
             ws,
             _period(period, kind),
@@ -332,6 +332,8 @@ def spc_capability(
     """Cp, Cpk, Pp, Ppk with confidence intervals (spec limits default to the plant's)."""
     ws = open_workspace(workspace)
     asset, _, signal = characteristic.partition(".")
+    from factoryax.analytics.report import default_specs
+
     spec = default_specs(ws.plant).get(characteristic)
     low = lsl if lsl is not None else (spec.lsl if spec else None)
     high = usl if usl is not None else (spec.usl if spec else None)

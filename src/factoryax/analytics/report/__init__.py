@@ -17,7 +17,6 @@ from pathlib import Path
 from factoryax.analytics.calendar import CalendarException, Period
 from factoryax.analytics.kpi import KpiConfig
 from factoryax.analytics.reasons import Lang
-from factoryax.analytics.report import figures as fig
 from factoryax.analytics.report.content import all_texts, sections, title
 from factoryax.analytics.report.fonts import KNOWN_FONTS, ReportFont, check_glyphs, find_korean_font
 from factoryax.analytics.report.i18n import words
@@ -28,8 +27,6 @@ from factoryax.analytics.report.model import (
     build,
     default_specs,
 )
-from factoryax.analytics.report.pdf import write_pdf
-from factoryax.analytics.report.xlsx import write_xlsx
 from factoryax.config import Workspace
 from factoryax.core import ConfigError
 
@@ -113,6 +110,10 @@ def report(
     images = _figures(data, report_font)
     out = out_dir if out_dir is not None else workspace.root / "reports"
     stem = f"factoryax-{kind}-{_safe(chosen.label)}-{lang}"
+    # fpdf and openpyxl load here, not with the package: `factoryax kpi` never needs them
+    from factoryax.analytics.report.pdf import write_pdf
+    from factoryax.analytics.report.xlsx import write_xlsx
+
     return ReportPaths(
         pdf=write_pdf(
             out / f"{stem}.pdf", parts, images, report_font, title=title(data), footer=footer
@@ -122,6 +123,8 @@ def report(
 
 
 def _figures(data: ReportData, font: ReportFont) -> dict[str, bytes]:
+    from factoryax.analytics.report import figures as fig  # matplotlib: only for a report
+
     lang = data.lang
     out = {}
     if data.by_asset:
