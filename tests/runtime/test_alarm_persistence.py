@@ -119,3 +119,43 @@ def test_a_shelf_and_its_expiry_survive_a_restart(ws: Workspace) -> None:
 
 def test_latest_alarms_of_an_empty_lake_is_empty(ws: Workspace) -> None:
     assert latest_alarms(ws.lake) == {}
+
+
+def test_an_ack_that_crosses_a_return_to_normal_ends_normal(ws: Workspace) -> None:
+    """The console acks from its (stale) view while the runtime has just seen the clear:
+    replaying the ack on the engine's current state gives normal, not 'acknowledged'."""
+    runtime = SafetySink(ws.plant, lake=ws.lake, sync_every_s=0.0)
+    assert _run(ws, runtime, 0, [95.0]) == ["alarm.active"]
+    console = SafetyEngine(parse_safety(ws.plant.safety, ws.plant), ws.plant)
+    console.restore(latest_alarms(ws.lake), condition=True)  # sees it unacknowledged
+    assert _run(ws, runtime, 10, [60.0]) == ["alarm.rtn"]  # runtime: rtn_unacknowledged
+    ack = console.acknowledge("oil-hot", T0 + dt.timedelta(seconds=11), who="kim")
+    rows = pa.Table.from_pylist([e.to_row() for e in ack])
+    ingest_rows("events", rows, plant=ws.plant, lake=ws.lake, source="console")
+    assert _run(ws, runtime, 20, [61.0, 62.0]) == []
+    assert runtime.engine.alarms["oil-hot"].state is AlarmState.NORMAL
+
+
+def test_rows_not_written_by_the_safety_package_or_unreadable_are_ignored(
+    ws: Workspace,
+) -> None:
+    """A forged 'out of service' from another source, or a row with a broken payload,
+    neither silences the alarm nor stops the engine."""
+    runtime = SafetySink(ws.plant, lake=ws.lake, sync_every_s=0.0)
+    forged = {
+        "ts": T0,
+        "event_id": "mqtt-1",
+        "kind": "alarm.out_of_service",
+        "line": "line-1",
+        "asset": "press-01",
+        "severity": 3,
+        "message": "x",
+        "payload": '{"rule": "oil-hot", "to": "out_of_service", "who": "mallory"}',
+        "evidence": None,
+    }
+    broken = forged | {"event_id": "safety-oil-hot-1-1", "payload": '{"rule": "oil-hot", "to'}
+    broken["kind"] = "alarm.ack"
+    rows = pa.Table.from_pylist([forged, broken])
+    ingest_rows("events", rows, plant=ws.plant, lake=ws.lake, source="mqtt")
+    assert _run(ws, runtime, 5, [95.0]) == ["alarm.active"]
+    assert SafetySink(ws.plant, lake=ws.lake).engine.alarms["oil-hot"].state is (AlarmState.UNACK)

@@ -8,6 +8,7 @@ runtime carries on; the readings are already durable.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from typing import Protocol, runtime_checkable
@@ -20,13 +21,15 @@ from factoryax.core import ConfigError, FactoryAXError, PlantModel
 from factoryax.lake import Lake
 from factoryax.ledger import Ledger
 from factoryax.safety import Reading, SafetyConfig, SafetyEngine, parse_safety, record_incidents
-from factoryax.safety.persist import latest_alarms
+from factoryax.safety.persist import latest_alarms, operator_actions
 
 __all__ = ["SINK_NAMES", "SafetySink", "Sink", "default_sinks"]
 
 log = logging.getLogger(__name__)
 
 SINK_NAMES = ("safety", "detect")
+_ACTION_LATENESS = dt.timedelta(minutes=10)
+"""Operator actions are re-read this far back, so one appended late is not missed."""
 
 
 @runtime_checkable
@@ -50,10 +53,11 @@ class SafetySink:
 
     With a ``lake``, alarm state survives restarts and is shared with the alarm console:
     at start the engine takes each rule's state from the lake's latest transition
-    (:func:`~factoryax.safety.persist.latest_alarms`), and every ``sync_every_s`` it picks
-    up operator actions (acknowledge, shelve, out of service) that another process wrote.
-    An action and a transition of the engine that cross within one sync interval are
-    ordered by their timestamps.
+    (:func:`~factoryax.safety.persist.latest_alarms`), and every ``sync_every_s`` it
+    replays the operator actions (acknowledge, reset, shelve, out of service) another
+    process stored since, on its own current state
+    (:meth:`~factoryax.safety.SafetyEngine.apply_action`). A sync that fails is logged and
+    retried; the batch is evaluated regardless.
 
     Args:
         plant: the plant model.
@@ -80,18 +84,37 @@ class SafetySink:
         self.sync_every_s = sync_every_s
         self.restored_: list[str] = []
         self._synced_at = time.monotonic()
+        self._seen: dict[str, dt.datetime] = {}  # operator actions already replayed
+        self._since = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
         if lake is not None:
-            self.restored_ = self.engine.restore(latest_alarms(lake), condition=True)
+            saved = latest_alarms(lake)
+            self.restored_ = self.engine.restore(saved, condition=True)
+            if saved:  # actions up to the fold are in it; later ones get replayed
+                self._since = max(s.ts for s in saved.values()) - _ACTION_LATENESS
+                for a in operator_actions(lake, self._since):
+                    self._seen[a.event_id] = a.ts
             if self.restored_:
                 log.info("safety: alarm state restored for %s", ", ".join(self.restored_))
 
     def _sync(self) -> None:
+        """Replays operator actions stored since the last sync (by another process)."""
         if self.lake is None or time.monotonic() - self._synced_at < self.sync_every_s:
             return
         self._synced_at = time.monotonic()
-        changed = self.engine.restore(latest_alarms(self.lake), condition=False)
-        if changed:
-            log.info("safety: operator actions picked up for %s", ", ".join(changed))
+        try:
+            actions = operator_actions(self.lake, self._since)
+        except Exception:  # never let the read-back stop the rules from evaluating
+            log.exception("safety: operator actions could not be read; retrying next batch")
+            return
+        for action in actions:
+            if action.event_id in self._seen:
+                continue
+            self._seen[action.event_id] = action.ts
+            if self.engine.apply_action(action):
+                log.info("safety: %s on %s by %s replayed", action.kind, action.rule, action.who)
+        if actions:  # keep a window for late appends; forget what fell out of it
+            self._since = max(self._since, actions[-1].ts - _ACTION_LATENESS)
+            self._seen = {k: v for k, v in self._seen.items() if v >= self._since}
 
     def process(self, readings: pa.Table) -> dict[str, pa.Table]:
         """Feeds the batch to the engine; returns its alarm events as ``events`` rows."""

@@ -18,7 +18,7 @@ from factoryax.core import PlantModel
 from factoryax.safety.alarms import Alarm, AlarmEvent, AlarmState
 from factoryax.safety.evaluators import Evaluator, make_evaluator
 from factoryax.safety.expr import Expr, parse_expr
-from factoryax.safety.persist import SavedAlarm
+from factoryax.safety.persist import OperatorAction, SavedAlarm
 from factoryax.safety.rules import SafetyConfig, StaleRule
 
 __all__ = ["Reading", "SafetyEngine"]
@@ -190,16 +190,40 @@ class SafetyEngine:
         return alarm.shelve(ts, until, who=who, why=why, max_s=self.config.max_shelve_s)
 
     # -- persistence: the lake remembers, the engine carries on -------------------------
-    def restore(self, saved: Mapping[str, SavedAlarm], *, condition: bool) -> list[str]:
-        """Takes each rule's alarm state from the lake's latest transition.
+    def apply_action(self, action: OperatorAction) -> bool:
+        """Replays an operator action another process already stored (the alarm console
+        of ``factoryax serve``) on this engine's *current* state; the transition it
+        produces here is not emitted again (the console wrote its row). Returns whether
+        the rule is known. Replaying, rather than copying the state the console saw, keeps
+        an engine transition that crossed the action (a return to normal just before an
+        acknowledgement) and masks layered under each other."""
+        st = self.rules_.get(action.rule)
+        if st is None:
+            return False
+        alarm, ts, who, why = st.alarm, action.ts, action.who, action.why
+        if action.kind == "alarm.ack":
+            alarm.acknowledge(ts, who=who, why=why)
+        elif action.kind == "alarm.reset":
+            alarm.reset(ts, who=who, why=why)
+        elif action.kind == "alarm.shelve":
+            until = action.shelved_until or ts + dt.timedelta(seconds=self.config.max_shelve_s)
+            if until > ts:
+                alarm.shelve(ts, until, who=who, why=why or "shelved", max_s=float("inf"))
+        elif action.kind == "alarm.unshelve":
+            alarm.unshelve(ts, who=who, why=why)
+        elif action.kind in ("alarm.out_of_service", "alarm.in_service"):
+            on = action.kind == "alarm.out_of_service"
+            alarm.set_out_of_service(on, ts, who=who, why=why)
+        return True
 
-        Called at start with ``condition=True`` (after a restart the stored condition is
-        the best knowledge until the next reading settles it, so a still-active alarm
-        does not annunciate twice), and periodically with ``condition=False`` to pick up
-        operator actions written by another process (the alarm console of ``factoryax
-        serve``) while keeping the live condition the engine itself tracks. Emits no
-        events: this is bookkeeping, not a transition. Rules the lake does not know, and
-        stored rules the configuration no longer has, are left alone.
+    def restore(self, saved: Mapping[str, SavedAlarm], *, condition: bool) -> list[str]:
+        """Takes each rule's alarm state from the lake's latest transition (at start).
+
+        After a restart the stored condition is the best knowledge until the next reading
+        settles it (``condition=True``), so a still-active alarm does not annunciate
+        twice. Emits no events: this is bookkeeping, not a transition. Rules the lake does
+        not know, and stored rules the configuration no longer has, are left alone. Only
+        the top mask survives a restart (a shelf under an out-of-service is not stored).
 
         Returns:
             The rules whose state changed.

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -23,7 +24,9 @@ import pyarrow as pa
 
 from factoryax.safety.alarms import AlarmState
 
-__all__ = ["SavedAlarm", "latest_alarms"]
+__all__ = ["OperatorAction", "SavedAlarm", "latest_alarms", "operator_actions"]
+
+log = logging.getLogger(__name__)
 
 
 class _Queryable(Protocol):
@@ -57,10 +60,11 @@ class SavedAlarm:
 _SQL = r"""
 WITH a AS (
     SELECT ts, kind, payload, evidence,
-           json_extract_string(payload, '$.rule') AS rule,
+           CASE WHEN json_valid(payload) THEN json_extract_string(payload, '$.rule') END AS rule,
            coalesce(TRY_CAST(regexp_extract(event_id, '-(\d+)$', 1) AS BIGINT), 0) AS seq
     FROM events
     WHERE starts_with(kind, 'alarm.') AND kind <> 'alarm.comment'
+      AND starts_with(event_id, 'safety-')  -- written by the rules engine or the console
 ), ranked AS (
     SELECT *,
         last_value(CASE WHEN kind IN ('alarm.active', 'alarm.rtn', 'alarm.reset')
@@ -81,24 +85,24 @@ def latest_alarms(lake: _Queryable) -> dict[str, SavedAlarm]:
     Args:
         lake: the workspace's :class:`~factoryax.lake.Lake` (anything with ``query``).
 
-    Raises:
-        ValueError: a stored transition names a state this version does not know (a
-            newer writer); the message names the rule and the state.
+    Only rows whose ``event_id`` the safety package wrote (``safety-…``) count; a row
+    whose payload, state or evidence cannot be read is logged and skipped, so one bad row
+    never stops the rules engine.
     """
     out: dict[str, SavedAlarm] = {}
     for row in lake.query(_SQL).to_pylist():
-        payload = json.loads(row["payload"] or "{}")
         try:
+            payload = json.loads(row["payload"] or "{}")
             state = AlarmState(payload.get("to", "normal"))
-        except ValueError:
-            raise ValueError(
-                f"events: alarm {row['rule']!r} ends in unknown state {payload.get('to')!r}; "
-                "upgrade FactoryAX to the version that wrote it"
-            ) from None
-        until = None
-        if state is AlarmState.SHELVED and row["evidence"]:
-            raw = json.loads(row["evidence"]).get("shelved_until")
-            until = dt.datetime.fromisoformat(raw) if raw else None
+            until = None
+            if state is AlarmState.SHELVED and row["evidence"]:
+                raw = json.loads(row["evidence"]).get("shelved_until")
+                until = dt.datetime.fromisoformat(raw) if raw else None
+        except (ValueError, TypeError, AttributeError) as exc:
+            log.warning(
+                "events: alarm %r: unreadable latest transition skipped: %s", row["rule"], exc
+            )
+            continue
         out[row["rule"]] = SavedAlarm(
             rule=row["rule"],
             state=state,
@@ -106,5 +110,68 @@ def latest_alarms(lake: _Queryable) -> dict[str, SavedAlarm]:
             shelved_until=until,
             seq=int(row["max_seq"]),
             ts=row["ts"],
+        )
+    return out
+
+
+OPERATOR_KINDS = (
+    "alarm.ack",
+    "alarm.reset",
+    "alarm.shelve",
+    "alarm.unshelve",
+    "alarm.out_of_service",
+    "alarm.in_service",
+)
+"""Transitions a person makes (on the console of another process); the engine replays
+them on its own current state instead of copying the state they left."""
+
+
+@dataclass(frozen=True)
+class OperatorAction:
+    """One operator action read back from the lake."""
+
+    event_id: str
+    kind: str
+    rule: str
+    ts: dt.datetime
+    who: str
+    why: str
+    shelved_until: dt.datetime | None
+
+
+_ACTIONS_SQL = f"""
+SELECT event_id, kind, ts, payload, evidence FROM events
+WHERE kind IN ({", ".join(repr(k) for k in OPERATOR_KINDS)})
+  AND starts_with(event_id, 'safety-') AND ts >= ?
+ORDER BY ts, event_id
+"""
+
+
+def operator_actions(lake: _Queryable, since: dt.datetime) -> list[OperatorAction]:
+    """Operator actions stored at or after ``since`` (oldest first); the engine's own
+    transitions (``who = engine``) and unreadable rows are left out."""
+    out = []
+    for row in lake.query(_ACTIONS_SQL, [since]).to_pylist():
+        try:
+            payload = json.loads(row["payload"] or "{}")
+            if payload.get("who") in (None, "engine") or not payload.get("rule"):
+                continue
+            until = None
+            if row["kind"] == "alarm.shelve" and row["evidence"]:
+                raw = json.loads(row["evidence"]).get("shelved_until")
+                until = dt.datetime.fromisoformat(raw) if raw else None
+        except (ValueError, TypeError, AttributeError) as exc:
+            log.warning("events: operator action %s skipped: %s", row["event_id"], exc)
+            continue
+        out.append(
+            OperatorAction(
+                str(row["event_id"]),
+                str(row["kind"]),
+                str(payload["rule"]),
+                row["ts"],
+                str(payload["who"]),
+                str(payload.get("why") or ""),
+                until,
+            )
         )
     return out
