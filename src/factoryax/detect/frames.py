@@ -20,6 +20,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from factoryax.detect.errors import DetectError
 from factoryax.lake import Lake, table_spec
 
 __all__ = [
@@ -133,11 +134,27 @@ def read_wide(
         where.append("ts < ?")
         params.append(end)
     cond = " AND ".join(where)
-    rows = lake.query(
-        "SELECT ts, CAST(signal AS VARCHAR) AS signal, value "
-        f"FROM readings WHERE {cond} ORDER BY ts, signal",
-        params,
-    )
+    for _ in range(3):  # rows appended between the two queries: read both again
+        rows = lake.query(
+            "SELECT ts, CAST(signal AS VARCHAR) AS signal, value "
+            f"FROM readings WHERE {cond} ORDER BY ts, signal",
+            params,
+        )
+        # the batches in a second, narrow query (an id per row cost ~0.2 GB per 2 M rows);
+        # its row count must match, so the fingerprint never names rows it did not read
+        found = lake.query(
+            f"SELECT CAST(ingest_id AS VARCHAR) AS b, count(*) AS n FROM readings "
+            f"WHERE {cond} GROUP BY 1",
+            params,
+        )
+        if sum(int(n) for n in found.column("n").to_pylist()) == rows.num_rows:
+            break
+    else:
+        raise DetectError(
+            f"asset {asset!r}: readings kept arriving while the training window was read; "
+            "pass an end time (`--to`) that lies in the past"
+        )
+    batches = sorted(str(b) for b in found.column("b").to_pylist())
     ts = _ts_micros(rows.column("ts"))
     codes, names = encoded(rows.column("signal"))
     values = np.asarray(rows.column("value").to_numpy(zero_copy_only=False), dtype=np.float64)
@@ -146,15 +163,6 @@ def read_wide(
     h.update("\n".join(names).encode())
     h.update(codes.tobytes())
     h.update(np.nan_to_num(values, nan=np.inf).tobytes())
-    batches: list[str] = []
-    if rows.num_rows:  # a second, narrow query: an ingest id per row cost ~0.2 GB per 2 M rows
-        last = rows.column("ts")[-1].as_py()  # rows appended since the first query stay out
-        found = lake.query(
-            f"SELECT DISTINCT CAST(ingest_id AS VARCHAR) AS b FROM readings "
-            f"WHERE {cond} AND ts <= ?",
-            [*params, last],
-        )
-        batches = sorted(str(b) for b in found.column("b").to_pylist())
     fp: dict[str, Any] = {
         "table": "readings",
         "asset": asset,
