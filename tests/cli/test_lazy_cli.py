@@ -91,6 +91,21 @@ def test_lazy_entry_point_shows_the_same_tree_as_the_eager_app() -> None:
     assert {m.name for m in MOUNTS} <= set(eager["commands"])
 
 
+def test_every_command_of_the_manual_is_there() -> None:
+    """A literal list, not the mount table: a command dropped from `MOUNTS` fails here."""
+    from factoryax.cli import app
+
+    names = set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+    assert names == set(_MANUAL)
+
+
+_MANUAL = (
+    "agent", "ask", "demo", "detect", "eval", "ingest", "init", "jobs", "kpi", "lake",
+    "ledger", "optimize", "query", "report", "run", "safety", "serve", "spc", "status",
+    "token", "twin", "verify",
+)  # fmt: skip
+
+
 def test_eager_app_lists_commands_in_typer_order() -> None:
     """The root's listing keeps the order Typer itself mounted the commands in."""
     from factoryax.cli import app
