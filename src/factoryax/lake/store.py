@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -89,6 +90,10 @@ class TableStatus:
     last: dt.datetime | None
 
 
+_CONNECTION_MAX_AGE_S = 3600.0
+"""`Lake.query`'s shared connection is reopened after this long (see `Lake._cursor`)."""
+
+
 @dataclass
 class _FileInfo:
     rows: int
@@ -128,6 +133,7 @@ class Lake:
         default=None, init=False, repr=False, compare=False
     )
     _empty: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
+    _opened_at: float = field(default=0.0, init=False, repr=False, compare=False)
     _con_lock: threading.Lock = field(
         default_factory=threading.Lock, init=False, repr=False, compare=False
     )
@@ -292,12 +298,19 @@ class Lake:
         written since (by this process or another) are seen without reopening, and
         DuckDB's object cache keeps each immutable file's footer. The connection is
         rebuilt when a table that had no file gets its first one (its view was an empty
-        table), or when ``fresh`` (files vanished under a query). Each call gets its own
-        cursor, so threads never share one.
+        table), when ``fresh`` (files vanished under a query), and every hour, so footers
+        cached for files that compaction or retention removed are let go. Each call gets
+        its own cursor, so threads never share one.
         """
         with self._con_lock:
-            if fresh or self._con is None or any(self._has_files(name) for name in self._empty):
+            if (
+                fresh
+                or self._con is None
+                or time.monotonic() - self._opened_at > _CONNECTION_MAX_AGE_S
+                or any(self._has_files(name) for name in self._empty)
+            ):
                 self._con, self._empty = self._open()
+                self._opened_at = time.monotonic()
             return self._con.cursor()
 
     def query(self, sql: str, params: list[object] | None = None) -> pa.Table:
